@@ -1,0 +1,5 @@
+import sys
+
+from physio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The ``physio`` command line: one program, one sub-command per module of :mod:`physio.commands`.
+
+Each module in ``physio/commands/`` defines
+
+* ``NAME`` – the sub-command (``"cohort"``, ``"synth"`` …),
+* ``HELP`` – a one-line description shown by ``physio --help``,
+* ``configure(parser)`` – adds its arguments to an :class:`argparse.ArgumentParser`,
+* ``run(args) -> int`` – does the work by calling library functions; returns the exit code.
+
+Sub-commands parse, call one library function and write outputs; algorithms live in the library.
+Any :class:`physio.errors.PhysioError` becomes a one-line ``physio: error: …`` on stderr and exit
+code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import warnings
+from collections.abc import Sequence
+
+from physio import __version__
+from physio.errors import PhysioError, PhysioWarning
+
+EXIT_ERROR = 2
+
+
+def _command_modules() -> list:
+    import physio.commands as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"physio.commands.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="physio",
+        description="Reveal and measure pulse and respiration in ordinary video.",
+    )
+    parser.add_argument("--version", action="version", version=f"physio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _format_warning(message, category, filename, lineno, line=None):  # pragma: no cover - cosmetic
+    return f"physio: warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return EXIT_ERROR if argv is None and len(sys.argv) <= 1 else 0
+    warnings.formatwarning = _format_warning
+    warnings.simplefilter("default", PhysioWarning)
+    try:
+        return int(args._run(args) or 0)
+    except PhysioError as exc:
+        print(f"physio: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("physio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

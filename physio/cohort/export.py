@@ -1,0 +1,43 @@
+"""Export one session of a cohort as an ordinary video + CSV of signals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from physio.cohort.format import Cohort
+from physio.errors import CohortSchemaError
+from physio.io import VideoWriter
+
+__all__ = ["cohort_export"]
+
+
+def cohort_export(path: str | os.PathLike, key: str, outdir: str | os.PathLike, crf: int = 18, lossless: bool = False) -> dict:
+    """Write ``OUTDIR/video.mp4`` and ``OUTDIR/signals.csv`` for session ``key`` ("P/S").
+
+    ``signals.csv`` has one row per frame with columns ``time_s``, ``pulse``, ``resp`` (the signals
+    linearly interpolated at the frame times; an absent signal is an empty column).  Both files are
+    written atomically.  Returns the two paths.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with Cohort(path) as c:
+        s = c.session(key)
+        if not (s.has_embedded_frames or s.video_path):
+            raise CohortSchemaError(f"{key}: has no frames to export")
+        times = s.frame_times
+        cols = {"time_s": times}
+        for name in ("pulse", "resp"):
+            cols[name] = s.signal_at_frames(name) if name in s.group else np.full(len(times), np.nan)
+        video = outdir / "video.mp4"
+        with VideoWriter(video, s.fps, crf=crf, lossless=lossless) as w:
+            for chunk in s.iter_frames():
+                w.write(chunk)
+    csv = outdir / "signals.csv"
+    tmp = csv.with_name(f".{csv.name}.partial-{os.getpid()}")
+    pd.DataFrame(cols).to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, csv)
+    return {"video": str(video), "signals": str(csv)}

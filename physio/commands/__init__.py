@@ -1,0 +1,1 @@
+"""Sub-commands of the ``physio`` CLI, one module each (see :mod:`physio.cli`)."""

@@ -1,0 +1,107 @@
+"""``physio cohort``: check, summarise, import and export HDF5 cohorts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "cohort"
+HELP = "check, summarise, import and export HDF5 cohorts"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="cohort_command", metavar="ACTION", required=True)
+
+    c = sub.add_parser("check", help="validate a cohort file; exit 0 only when valid")
+    c.add_argument("file")
+    c.set_defaults(_action=_check)
+
+    i = sub.add_parser("info", help="summarise a cohort (participants, sessions, tasks, hours)")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="print one JSON object (with a 'sessions' list)")
+    i.set_defaults(_action=_info)
+
+    e = sub.add_parser("export", help="write one session as video.mp4 + signals.csv")
+    e.add_argument("file")
+    e.add_argument("session", metavar="PARTICIPANT/SESSION")
+    e.add_argument("outdir")
+    e.add_argument("--crf", type=int, default=18, help="H.264 quality (0–51, lower is better)")
+    e.add_argument("--lossless", action="store_true", help="lossless RGB H.264")
+    e.set_defaults(_action=_export)
+
+    u = sub.add_parser("import-ubfc", help="build a cohort from a UBFC-rPPG folder (subject*/vid.avi + ground_truth.txt)")
+    u.add_argument("folder")
+    u.add_argument("out", metavar="OUT.h5")
+    u.add_argument("--embed", action="store_true", help="store decoded frames instead of a video reference")
+    u.add_argument("--task", default="rest", help="task label for every session (default: rest)")
+    u.set_defaults(_action=_import_ubfc)
+
+    m = sub.add_parser("import-mtts", help="build a cohort from MTTS-CAN-style .mat/.h5 files (dXsub, dysub, drsub)")
+    m.add_argument("files", nargs="+")
+    m.add_argument("-o", "--out", required=True, metavar="OUT.h5")
+    m.add_argument("--fps", type=float, default=30.0, help="frame rate of the representations (default 30)")
+    m.add_argument("--participant-regex", default=r"^(P\d+)", help="regex whose group 1 in the file stem names the participant")
+    m.add_argument("--task", default="")
+    m.set_defaults(_action=_import_mtts)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._action(args)
+
+
+def _check(args) -> int:
+    from physio.cohort import cohort_check  # noqa: PLC0415
+
+    problems = cohort_check(args.file)
+    for pr in problems:
+        print(pr)
+    if problems:
+        print(f"{args.file}: INVALID ({len(problems)} problem{'s' if len(problems) != 1 else ''})", file=sys.stderr)
+        return 1
+    print(f"{args.file}: valid")
+    return 0
+
+
+def _info(args) -> int:
+    from physio.cohort import cohort_info  # noqa: PLC0415
+
+    info = cohort_info(args.file)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{info['path']}  (physio-cohort {info['format_version']})")
+    print(f"participants: {info['n_participants']}   sessions: {info['n_sessions']}   hours: {info['hours']:.3f}")
+    print("tasks: " + (", ".join(f"{t or '(none)'}: {n}" for t, n in info["tasks"].items()) or "-"))
+    print(f"{'participant':<14}{'session':<14}{'task':<8}{'frames':>8}{'fps':>8}{'size':>11}  signals  extra")
+    for s in info["sessions"]:
+        sig = ("P" if s["has_pulse"] else "-") + ("R" if s["has_resp"] else "-")
+        print(
+            f"{s['participant']:<14}{s['session']:<14}{s['task']:<8}{s['frames']:>8}{s['fps']:>8.2f}"
+            f"{str(s['width']) + 'x' + str(s['height']):>11}  {sig:<7}  {','.join(s['videos']) or '-'}"
+        )
+    return 0
+
+
+def _export(args) -> int:
+    from physio.cohort import cohort_export  # noqa: PLC0415
+
+    out = cohort_export(args.file, args.session, args.outdir, crf=args.crf, lossless=args.lossless)
+    print(f"wrote {out['video']} and {out['signals']}")
+    return 0
+
+
+def _import_ubfc(args) -> int:
+    from physio.cohort import import_ubfc  # noqa: PLC0415
+
+    keys = import_ubfc(args.folder, args.out, embed=args.embed, task=args.task)
+    print(f"wrote {args.out}: {len(keys)} sessions")
+    return 0
+
+
+def _import_mtts(args) -> int:
+    from physio.cohort import import_mtts  # noqa: PLC0415
+
+    keys = import_mtts(args.files, args.out, fps=args.fps, participant_regex=args.participant_regex, task=args.task)
+    print(f"wrote {args.out}: {len(keys)} sessions")
+    return 0

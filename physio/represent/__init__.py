@@ -1,0 +1,1 @@
+"""Representations fed to the networks: normalised frame difference and steerable-pyramid phase."""
