@@ -16,3 +16,35 @@ def moving_gradient_clip(t: int = 20, h: int = 48, w: int = 64, seed: int = 0) -
             v = 128 + 80 * np.sin(2 * np.pi * (xx + 0.7 * i) / 40.0 + phase[c]) * np.cos(2 * np.pi * yy / 55.0)
             frames[i, :, :, c] = np.clip(v, 0, 255).astype(np.uint8)
     return frames
+
+
+def pulsing_frames(hr_bpm: float, seconds: float, fps: float, h: int = 24, w: int = 32, amp: float = 3.0, seed: int = 0):
+    """A skin-coloured patch whose green channel pulses at ``hr_bpm`` on a noisy grey background.
+
+    Returns ``(frames uint8 (T, H, W, 3), pulse signal at frame times)``.
+    """
+    r = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * fps))) / fps
+    pulse = np.sin(2 * np.pi * hr_bpm / 60.0 * t)
+    base = np.full((h, w, 3), 90.0)
+    y0, y1, x0, x1 = h // 4, 3 * h // 4, w // 4, 3 * w // 4
+    base[y0:y1, x0:x1] = (180.0, 130.0, 110.0)
+    strength = np.array([0.33, 0.77, 0.53])
+    frames = np.repeat(base[None], len(t), axis=0)
+    frames[:, y0:y1, x0:x1, :] += amp * pulse[:, None, None, None] * strength
+    frames += r.normal(0, 0.8, frames.shape)
+    return np.clip(np.round(frames), 0, 255).astype(np.uint8), pulse
+
+
+def pulsing_cohort(path, n_participants: int = 5, seconds: float = 20.0, fps: float = 12.0, seed: int = 0):
+    """A tiny cohort of :func:`pulsing_frames` sessions, one per participant, HR 60–100 bpm."""
+    from physio.cohort import CohortWriter
+
+    r = np.random.default_rng(seed)
+    with CohortWriter(path) as w:
+        for i in range(n_participants):
+            hr = float(r.uniform(60, 100))
+            frames, pulse = pulsing_frames(hr, seconds, fps, seed=seed + i)
+            w.add_session(f"p{i:02d}", "A", fps=fps, task="A", frames=frames, pulse=pulse, pulse_fs=fps,
+                          participant_attrs={"hr_bpm": hr})
+    return path

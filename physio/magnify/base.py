@@ -103,7 +103,16 @@ def magnify_stream(
     ------
     ndarray
         ``uint8 (t, H, W, 3)`` chunks, in order, totalling the input's frame count.
+
+    Notes
+    -----
+    A magnifier that defines ``stream(chunks, fps, progress=None)`` (stateful pipelines whose
+    integration over time cannot restart at block edges, like DeepMag) is delegated to it.
     """
+    custom = getattr(magnifier, "stream", None)
+    if callable(custom):  # a magnifier with its own stateful streaming (e.g. DeepMag)
+        yield from custom(chunks, fps, progress=progress)
+        return
     margin = int(magnifier.margin_frames(fps))
     block = int(block_frames) if block_frames else max(4 * margin, 128)
     if block < 1:

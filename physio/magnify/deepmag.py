@@ -1,0 +1,403 @@
+"""DeepMag: source-specific magnification by gradient ascent (Chen & McDuff, ACM TOG 2020).
+
+The data path, for a stream of frames ``C(t)``:
+
+* **pulse (colour)** — frames → bicubic ``L×L`` (``C_l``) → normalised frame difference ``X_1`` (eq. 14)
+  → gradient ascent through PulseNet (Algorithm 1) → ``X_N`` → denoise the change,
+  ``X̄_N = X_1 + F(X_N − X_1)`` with ``F`` a zero-phase 6th-order Butterworth band-pass (eq. 15) →
+  inverse of eq. 14 (eq. 16) → ``C̃_l`` → add the upsampled change to the full-resolution frames,
+  ``C̃ = C − U(C_l) + U(C̃_l)`` (eq. 17), clipped to [0, 1].
+* **respiration (motion)** — luminance (Y of YIQ) → complex steerable pyramid (octave, 4
+  orientations) → phase differences at level ``r0``, resampled to ``S×S`` (eq. 19) → gradient ascent
+  through RespNet → ``X_N`` → integrate the change over time (eq. 20) → zero-phase band-pass with 2π
+  clipping (eq. 21) → carry it to every level with the factor ``0.5^(r−r0)`` (eq. 22) → rebuild the
+  luminance from the pyramid with the updated phases; the chrominance (I, Q) is kept.
+
+Streaming: frames arrive in chunks; the gradient ascent is per time point, the integration (eq. 16
+and eq. 20) is a carried state, and the band-pass runs block-wise with ``margin`` samples of context on
+both sides (:class:`StreamingBandpass`), so the result equals whole-video processing (up to the
+filter's decay within the margin) and memory is bounded by the margin plus one block of frames.
+
+Documented readings of the paper (see ``docs/deepmag.md``):
+
+* ‖G‖₁ is taken per element (``l1="mean"``) so the paper's γ values magnify as reported.
+* Eq. 21 as printed adds ``F(φ̃)`` — the band-passed *magnified phase* — to the original phase, which
+  would double the original in-band motion even with γ = 0.  The default (``phase_update="change"``)
+  adds only the band-passed accumulated *change* ``F(φ̃ − φ)``, mirroring eq. 15 for colour; the
+  literal form is ``phase_update="literal"``.
+* The 2π clipping factor ``(sgn(2π − |·|) + 1)/2`` is applied to the filtered update (an update whose
+  magnitude reaches 2π is dropped), since the wrapped phase ``φ`` itself never reaches 2π.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from scipy import signal as sps
+
+from physio import PULSE_BAND_HZ, RESP_BAND_HZ
+from physio.errors import InputError
+from physio.magnify.ascent import gradient_ascent
+from physio.magnify.base import Magnifier, resolve_device, to_tensor, to_uint8
+
+__all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA"]
+
+DEFAULT_GAMMA = {"pulse": 6e-5, "resp": 3.6e-3}
+"""The paper's step sizes (§5.1, §5.2) with N = 20."""
+
+
+def butter_bandpass_sos(band_hz: tuple[float, float], fs: float, order: int = 6) -> np.ndarray:
+    """Second-order sections of an ``order``-th order Butterworth band-pass (``order`` even)."""
+    lo, hi = band_hz
+    nyq = fs / 2.0
+    if not 0 < lo < hi:
+        raise InputError(f"band must satisfy 0 < low < high, got {band_hz}")
+    if hi >= nyq:
+        raise InputError(f"band {band_hz} Hz reaches the Nyquist frequency of {fs:g} fps")
+    if order < 2 or order % 2:
+        raise InputError(f"band-pass order must be even and ≥ 2, got {order}")
+    return sps.butter(order // 2, [lo, hi], btype="bandpass", fs=fs, output="sos")
+
+
+class StreamingBandpass:
+    """Zero-phase IIR band-pass of a growing sequence, block by block, with context margins.
+
+    Samples (arrays ``(n, ...)``) are :meth:`push`-ed in order; :meth:`pop` returns the filtered samples
+    that are ready (``block`` at a time, each filtered with ``margin`` samples of context on both sides
+    by ``sosfiltfilt``), and everything left once ``final=True``.  Only ``margin + block`` samples are
+    kept in memory.
+    """
+
+    def __init__(self, sos: np.ndarray, margin: int, block: int) -> None:
+        self.sos, self.margin, self.block = sos, int(margin), int(block)
+        self.buf: np.ndarray | None = None
+        self.buf_start = 0  # global index of buf[0]
+        self.total = 0
+        self.done = 0
+
+    def push(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        self.buf = x if self.buf is None else np.concatenate([self.buf, x], axis=0)
+        self.total += len(x)
+
+    def pop(self, final: bool = False) -> list[np.ndarray]:
+        out = []
+        while self.buf is not None and (
+            self.total - self.done >= self.block + self.margin or (final and self.total > self.done)
+        ):
+            core = min(self.block, self.total - self.done)
+            lo = max(self.buf_start, self.done - self.margin)
+            hi = min(self.total, self.done + core + self.margin)
+            window = self.buf[lo - self.buf_start : hi - self.buf_start]
+            padlen = min(3 * (2 * len(self.sos) + 1), len(window) - 1)
+            y = sps.sosfiltfilt(self.sos, window, axis=0, padlen=padlen)
+            out.append(y[self.done - lo : self.done - lo + core])
+            self.done += core
+            keep = max(self.buf_start, self.done - self.margin)
+            self.buf = self.buf[keep - self.buf_start :]
+            self.buf_start = keep
+        return out
+
+
+class DeepMag(Magnifier):
+    """DeepMag magnification of one source (pulse colour or respiration motion).
+
+    Parameters
+    ----------
+    net : nn.Module
+        Trained PulseNet (``source="pulse"``) or RespNet (``source="resp"``).
+    source : {"pulse", "resp"}
+    gamma : float, optional
+        Step size γ (default: the paper's, :data:`DEFAULT_GAMMA`); negative attenuates.
+    iterations : int
+        N (default 20).
+    band_hz : (float, float), optional
+        Denoising band of eq. 15/21 (default: 0.7–2.5 Hz pulse, 0.16–0.5 Hz respiration).
+    size : int
+        Representation side: L for pulse (36), S for respiration (the network's input size).
+    level : int
+        Pyramid level r0 for respiration (0 = finest).
+    l1, l1_normalize, sign_correct : see :func:`physio.magnify.ascent.gradient_ascent`.
+    phase_update : {"change", "literal"}
+        Eq. 21 reading (module docstring).
+    input_scale : float, optional
+        Standardisation scale of ``X`` for the network (default: RMS of ``X_1`` over the first block,
+        as the networks were trained on per-session standardised inputs).
+    filter_order : int
+        Band-pass order (6: the paper's sixth-order Butterworth).
+    margin_s : float, optional
+        Filter context on each side of a block (default: 4 periods of the band's low edge).
+    block_frames : int
+        Frames per processed block.
+    batch : int
+        Time points per gradient-ascent batch.
+    device : str, optional
+        "cpu", "cuda" or None (CUDA when available).
+    """
+
+    needs_grad = True
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        source: str = "pulse",
+        gamma: float | None = None,
+        iterations: int = 20,
+        band_hz: tuple[float, float] | None = None,
+        size: int | None = None,
+        level: int = 1,
+        l1: str = "mean",
+        l1_normalize: bool = True,
+        sign_correct: bool = True,
+        phase_update: str = "change",
+        input_scale: float | None = None,
+        filter_order: int = 6,
+        margin_s: float | None = None,
+        block_frames: int = 256,
+        batch: int = 128,
+        device: str | None = None,
+    ) -> None:
+        if source not in ("pulse", "resp"):
+            raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
+        if phase_update not in ("change", "literal"):
+            raise InputError(f"phase_update must be 'change' or 'literal', got {phase_update!r}")
+        self.name = "deepmag"
+        self.source = source
+        self.gamma = float(DEFAULT_GAMMA[source] if gamma is None else gamma)
+        self.iterations = int(iterations)
+        self.band_hz = tuple(band_hz) if band_hz is not None else (PULSE_BAND_HZ if source == "pulse" else RESP_BAND_HZ)
+        self.size = int(size if size is not None else getattr(net, "size", 36 if source == "pulse" else 123))
+        self.level = int(level)
+        self.l1, self.l1_normalize, self.sign_correct = l1, bool(l1_normalize), bool(sign_correct)
+        self.phase_update = phase_update
+        self.input_scale = input_scale
+        self.filter_order = int(filter_order)
+        self.margin_s = margin_s
+        self.block_frames = int(block_frames)
+        self.batch = int(batch)
+        self.device = resolve_device(device)
+        self.net = net.to(self.device).eval()
+        self._pyramid = None
+        self.last_scale: float | None = None
+        self.objective_history: list[np.ndarray] = []
+
+    # -- Magnifier interface --------------------------------------------------------------------
+    def margin_frames(self, fps: float) -> int:
+        margin_s = self.margin_s if self.margin_s is not None else 4.0 / self.band_hz[0]
+        return int(np.ceil(margin_s * fps))
+
+    def process(self, frames: torch.Tensor, fps: float) -> torch.Tensor:
+        """Magnify a whole block ``(T, 3, H, W)`` in [0, 1] (runs the streaming pipeline on it)."""
+        out = np.concatenate(list(self.stream([to_uint8(frames)], fps)), axis=0)
+        return to_tensor(out, frames.device)
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d.pop("net", None)
+        return d
+
+    # -- shared pieces --------------------------------------------------------------------------
+    def _ascend(self, x1: torch.Tensor, record: bool = False) -> torch.Tensor:
+        """Gradient ascent in batches; returns ``X_N − X_1`` (same shape).  Needs ``last_scale`` set."""
+        out = []
+        for s in range(0, len(x1), self.batch):
+            res = gradient_ascent(
+                self.net, x1[s : s + self.batch], self.gamma, self.iterations,
+                l1_normalize=self.l1_normalize, sign_correct=self.sign_correct, l1=self.l1,
+                input_scale=self.last_scale, record=record,
+            )
+            if record and res.objective:
+                self.objective_history.append(torch.stack(res.objective).numpy())
+            out.append(res.x - x1[s : s + self.batch])
+        return torch.cat(out)
+
+    def _scaled_ascent(self, pending: list, x1: torch.Tensor | None, record: bool, final: bool) -> torch.Tensor | None:
+        """Queue ``x1``; once the input scale is known (given, or the RMS of the first ``block_frames``
+        samples), run the ascent on everything queued and return the changes (else None)."""
+        if x1 is not None and len(x1):
+            pending.append(x1)
+        if not pending:
+            return None
+        if self.last_scale is None:
+            queued = sum(len(p) for p in pending)
+            if self.input_scale is not None:
+                self.last_scale = float(self.input_scale)
+            elif queued >= self.block_frames or final:
+                allx = torch.cat(pending)
+                rms = float(allx.pow(2).mean().sqrt())
+                self.last_scale = rms if rms > 0 else 1.0
+            else:
+                return None
+        allx = torch.cat(pending)
+        pending.clear()
+        return self._ascend(allx, record)
+
+    def stream(self, chunks: Iterable[np.ndarray], fps: float, progress=None, record: bool = False) -> Iterator[np.ndarray]:
+        """Magnify a stream of ``uint8 (t, H, W, 3)`` chunks; yields magnified uint8 chunks."""
+        if not (np.isfinite(fps) and fps > 0):
+            raise InputError(f"fps must be positive, got {fps}")
+        self.last_scale = None
+        self.objective_history = []
+        sos = butter_bandpass_sos(self.band_hz, fps, self.filter_order)
+        if self.source == "pulse":
+            yield from self._stream_colour(chunks, fps, sos, progress, record)
+        else:
+            yield from self._stream_motion(chunks, fps, sos, progress, record)
+
+    # -- colour (eq. 14–17) ---------------------------------------------------------------------
+    def _stream_colour(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+        from physio.represent.nfd import NFD_EPS, downsample_frames, nfd, nfd_inverse, upsample_frames  # noqa: PLC0415
+
+        bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
+        frames_q: list[np.ndarray] = []  # uint8 frames not yet emitted (frame index emitted…)
+        small_q: list[torch.Tensor] = []  # C_l of those frames
+        x1_q: list[torch.Tensor] = []  # X_1 samples not yet reconstructed
+        prev_small: torch.Tensor | None = None
+        recon_prev: torch.Tensor | None = None  # C̃_l of the last emitted frame
+        emitted = 0
+        size_hw = None
+        pending: list[torch.Tensor] = []
+
+        def emit(filtered: list[np.ndarray]):
+            nonlocal recon_prev, emitted
+            for fd in filtered:
+                n = len(fd)
+                xbar = torch.stack(x1_q[:n]) + torch.from_numpy(np.ascontiguousarray(fd)).to(self.device, torch.float32)
+                del x1_q[:n]
+                if recon_prev is None:  # frame 0: C̃_l(1) = C_l(1)
+                    recon_prev = small_q[0]
+                    first = frames_q.pop(0)
+                    small_q.pop(0)
+                    emitted += 1
+                    yield first[None]
+                # frames emitted … emitted + n − 1 are rebuilt from samples emitted−1 … emitted+n−2
+                xbar = xbar.clamp(-1 + 1e-6, 1 - 1e-6)
+                rec = nfd_inverse(xbar.double(), recon_prev.double(), NFD_EPS)[1:].float()  # (n, 3, L, L)
+                recon_prev = rec[-1]
+                orig_small = torch.stack(small_q[:n])
+                del small_q[:n]
+                full = to_tensor(np.stack(frames_q[:n]), self.device)
+                del frames_q[:n]
+                change = upsample_frames(rec - orig_small, size_hw)
+                emitted += n
+                yield to_uint8(full + change)
+
+        for chunk in chunks:
+            c = np.asarray(chunk)
+            if c.ndim == 3:
+                c = c[None]
+            if not len(c):
+                continue
+            size_hw = c.shape[1:3]
+            frames_q.extend(list(c))
+            with torch.no_grad():
+                small = downsample_frames(to_tensor(c, self.device), self.size)  # (t, 3, L, L)
+            small_q.extend(list(small))
+            seq = small if prev_small is None else torch.cat([prev_small[None], small])
+            prev_small = small[-1]
+            if len(seq) < 2:
+                continue
+            x1 = nfd(seq)
+            x1_q.extend(list(x1))
+            dx = self._scaled_ascent(pending, x1, record, final=False)
+            if dx is None:
+                continue
+            bp.push(dx.cpu().numpy())
+            for out in emit(bp.pop()):
+                if progress is not None:
+                    progress(len(out))
+                yield out
+        if prev_small is None:
+            raise InputError("no frames to magnify")
+        dx = self._scaled_ascent(pending, None, record, final=True)
+        if dx is not None:
+            bp.push(dx.cpu().numpy())
+        if bp.total == 0:  # a single frame: nothing to magnify
+            yield np.stack(frames_q)
+            return
+        for out in emit(bp.pop(final=True)):
+            if progress is not None:
+                progress(len(out))
+            yield out
+
+    # -- motion (eq. 18–22) ---------------------------------------------------------------------
+    def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+        from physio.represent.pyramid import SteerablePyramid, phase_differences, rgb_to_yiq, yiq_to_rgb  # noqa: PLC0415
+
+        if self._pyramid is None:
+            self._pyramid = SteerablePyramid().to(self.device)
+        pyr = self._pyramid
+        bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
+        frames_q: list[np.ndarray] = []
+        prev: np.ndarray | None = None
+        cum: torch.Tensor | None = None  # Σ (X_N − X_1): the integrated change (eq. 20) at S×S
+        x1_cum: torch.Tensor | None = None  # Σ X_1: the unwrapped original phase change (literal eq. 21)
+        pending: list[torch.Tensor] = []
+        x1_pending: list[torch.Tensor] = []
+        started = False
+
+        def integrate(dx: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
+            nonlocal cum, x1_cum
+            c_dx = torch.cumsum(dx, 0) + (cum if cum is not None else 0)
+            cum = c_dx[-1]
+            if self.phase_update == "literal":
+                c_x1 = torch.cumsum(x1, 0) + (x1_cum if x1_cum is not None else 0)
+                x1_cum = c_x1[-1]
+                c_dx = c_dx + c_x1
+            return c_dx.detach().cpu().numpy()
+
+        def emit(filtered: list[np.ndarray]):
+            for upd in filtered:
+                n = len(upd)
+                full = to_tensor(np.stack(frames_q[:n]), self.device)  # (n, 3, H, W)
+                del frames_q[:n]
+                u = torch.from_numpy(np.ascontiguousarray(upd)).to(self.device, torch.float32)  # (n, 4, S, S) radians
+                u = u * (u.abs() < 2 * np.pi)  # 2π clipping (eq. 21)
+                yiq = rgb_to_yiq(full)
+                y = yiq[:, :1]
+                p = pyr.build(y)
+                k = pyr.orientations
+                delta = u.reshape(n, 1, k, *u.shape[-2:])
+                offsets = pyr.spread_phase(delta, p, self.level)
+                y_new = pyr.reconstruct(p, offsets)
+                out = yiq_to_rgb(torch.cat([y_new, yiq[:, 1:]], dim=1))
+                yield to_uint8(out)
+
+        for chunk in chunks:
+            c = np.asarray(chunk)
+            if c.ndim == 3:
+                c = c[None]
+            if not len(c):
+                continue
+            frames_q.extend(list(c))
+            seq = c if prev is None else np.concatenate([prev[None], c])
+            prev = c[-1]
+            if not started:  # frame 0: φ̃(1) = φ(1): zero change
+                started = True
+                bp.push(np.zeros((1, self._pyramid.orientations, self.size, self.size)))
+            if len(seq) < 2:
+                continue
+            with torch.no_grad():
+                x1 = phase_differences(to_tensor(seq, self.device)[None], pyr, level=self.level,
+                                       size=self.size, luminance=True).x[0]  # (t-1, 4, S, S)
+            x1_pending.append(x1)
+            dx = self._scaled_ascent(pending, x1, record, final=False)
+            if dx is None:
+                continue
+            bp.push(integrate(dx, torch.cat(x1_pending)))
+            x1_pending.clear()
+            for out in emit(bp.pop()):
+                if progress is not None:
+                    progress(len(out))
+                yield out
+        if prev is None:
+            raise InputError("no frames to magnify")
+        dx = self._scaled_ascent(pending, None, record, final=True)
+        if dx is not None:
+            bp.push(integrate(dx, torch.cat(x1_pending)))
+        for out in emit(bp.pop(final=True)):
+            if progress is not None:
+                progress(len(out))
+            yield out

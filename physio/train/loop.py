@@ -1,0 +1,412 @@
+"""One training loop for every network (``physio train`` and ``torchrun -m physio.train``).
+
+The loop never branches on the network's name: :data:`physio.nets.NETS` builds it from the config.
+Training is participant-independent by default (holdout of 20 % of the participants, or k-fold);
+``split: time`` gives the participant-dependent protocol.  Batches stream from the cohort's cached
+representations (:class:`physio.train.data.BlockDataset`).  After each epoch the loop scores the
+validation sessions (rate MAE against the rate of the ground-truth signal, same estimator) and writes
+an atomic checkpoint holding the config, the cohort's content hash, the split, the metrics history and
+every RNG state, so ``--resume`` continues an interrupted run exactly.  Under ``torchrun`` it uses
+DistributedDataParallel (gloo on CPU, NCCL on GPU) with a distributed sampler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+
+from physio.cohort import Cohort, split_by_time, split_holdout, split_kfold
+from physio.errors import InputError
+from physio.nets import NETS
+from physio.train.data import BlockDataset, collate_blocks
+
+__all__ = ["TrainConfig", "train", "cohort_content_sha256", "load_checkpoint", "build_net", "predict_session"]
+
+CHECKPOINT_FORMAT = "physio-checkpoint"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (``configs/pulse.yaml``, ``configs/resp.yaml``)."""
+
+    name: str = "pulse_cnn"
+    net: str = "pulse_cnn"
+    net_args: dict = field(default_factory=dict)
+    source: str = "pulse"
+    representation: dict = field(default_factory=lambda: {"kind": "nfd", "size": 36})
+    split: str = "holdout"  # holdout | kfold | time
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    k: int = 5
+    fold: int = 0
+    seed: int = 0
+    epochs: int = 10
+    block: int = 32
+    batch_blocks: int = 4
+    samples_per_epoch: int = 0  # 0: every sample once per epoch
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    workers: int = 0
+    device: str = "auto"
+    bands: str = "deepmag"
+    threads: int = 0  # torch intra-op threads (0: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.net not in NETS:
+            raise InputError(f"unknown net {self.net!r}; valid: {', '.join(sorted(NETS))}")
+        if self.source not in ("pulse", "resp"):
+            raise InputError(f"source must be 'pulse' or 'resp', got {self.source!r}")
+        if self.split not in ("holdout", "kfold", "time"):
+            raise InputError(f"split must be holdout, kfold or time, got {self.split!r}")
+        if self.epochs < 1 or self.block < 1 or self.batch_blocks < 1:
+            raise InputError("epochs, block and batch_blocks must be ≥ 1")
+
+
+def cohort_content_sha256(path) -> str:
+    """SHA-256 over a cohort's content (attributes, frames, signals, renderings, masks), caches excluded.
+
+    Adding or recomputing cached representations does not change it; changing any frame, signal or
+    attribute does.
+    """
+    h = hashlib.sha256()
+
+    def visit(name: str, obj) -> None:
+        if "/cache/" in f"/{name}/":
+            return
+        h.update(name.encode())
+        for k in sorted(obj.attrs):
+            h.update(k.encode())
+            h.update(repr(obj.attrs[k]).encode())
+        if isinstance(obj, h5py.Dataset):
+            if obj.ndim >= 1 and obj.shape[0] > 0 and obj.chunks:
+                step = obj.chunks[0] * max(1, 64 // obj.chunks[0])
+                for s in range(0, obj.shape[0], step):
+                    h.update(np.ascontiguousarray(obj[s : s + step]).tobytes())
+            else:
+                h.update(np.ascontiguousarray(obj[()]).tobytes())
+
+    with h5py.File(path, "r") as f:
+        for k in sorted(f.attrs):
+            h.update(k.encode())
+            h.update(repr(f.attrs[k]).encode())
+        f.visititems(visit)
+    return h.hexdigest()
+
+
+def _make_split(cfg: TrainConfig, cohort_path) -> dict:
+    with Cohort(cohort_path) as c:
+        people = c.participants
+        keys = [s.key for s in c.sessions()]
+    if cfg.split == "holdout":
+        parts = split_holdout(people, cfg.test_fraction, cfg.seed, cfg.val_fraction)
+    elif cfg.split == "kfold":
+        folds = split_kfold(people, cfg.k, cfg.seed)
+        if not 0 <= cfg.fold < cfg.k:
+            raise InputError(f"fold must be in 0..{cfg.k - 1}, got {cfg.fold}")
+        parts = dict(folds[cfg.fold])
+        if cfg.val_fraction > 0 and len(parts["train"].participants) > 2:
+            inner = split_holdout(parts["train"].participants, cfg.val_fraction, cfg.seed + 1)
+            parts["train"], parts["val"] = inner["train"], dataclasses.replace(inner["test"], name="val")
+    else:
+        parts = split_by_time(keys, cfg.test_fraction)
+        if cfg.val_fraction > 0:
+            cut = 1.0 - cfg.test_fraction
+            vcut = cut - cfg.val_fraction
+            tr = {k: (0.0, vcut) for k in keys}
+            va = {k: (vcut, cut) for k in keys}
+            parts["train"] = dataclasses.replace(parts["train"], frame_ranges=tr)
+            parts["val"] = dataclasses.replace(parts["train"], name="val", frame_ranges=va)
+    return parts
+
+
+def build_net(name: str, net_args: dict | None = None) -> torch.nn.Module:
+    if name not in NETS:
+        raise InputError(f"unknown net {name!r}; valid: {', '.join(sorted(NETS))}")
+    return NETS[name](**(net_args or {}))
+
+
+class _EpochSampler(Sampler):
+    """Shuffled block order, seeded by (seed, epoch); optional subset; sharded across ranks."""
+
+    def __init__(self, n: int, seed: int, limit: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.n, self.seed, self.limit, self.rank, self.world = n, seed, limit, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        order = torch.randperm(self.n, generator=g).tolist()
+        if self.limit:
+            order = order[: self.limit]
+        per = len(order) // self.world  # equal count per rank so DDP steps stay in lockstep
+        return order[self.rank * per : (self.rank + 1) * per]
+
+    def __iter__(self):
+        return iter(self._order())
+
+    def __len__(self) -> int:
+        return len(self._order())
+
+
+def _rng_state() -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Load a physio checkpoint (weights + provenance) safely."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such checkpoint")
+    try:
+        ckpt = torch.load(p, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types on bad files
+        raise InputError(f"{p}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{p}: not a physio checkpoint")
+    return ckpt
+
+
+@torch.no_grad()
+def predict_session(net: torch.nn.Module, cache_group, device, batch: int = 256, standardize: bool = True) -> np.ndarray:
+    """Run ``net`` over a session's cached representation ``(T-1, C, S, S)``; returns ``(T-1,)``."""
+    from physio.represent.cache import read_cache  # noqa: PLC0415
+
+    net.eval()
+    out = []
+    n = cache_group["x"].shape[0]
+    for s in range(0, n, batch):
+        xb = torch.from_numpy(read_cache(cache_group, s, s + batch, standardize)).to(device)
+        out.append(net(xb).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
+    """Rate MAE (per minute) and derivative MSE over the validation sessions."""
+    from physio.rates import estimate_rate  # noqa: PLC0415
+
+    errs, mses = [], []
+    with Cohort(dataset.path) as c:
+        for key in dataset.session_keys():
+            s = c[key]
+            pred = predict_session(net, s.group[f"cache/{dataset.cache_key}"], device, standardize=dataset.standardize)
+            y = dataset.labels[key][: len(pred)]
+            mses.append(float(np.mean((pred - y) ** 2)))
+            try:
+                est = estimate_rate(pred, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False).rate_per_min
+                ref = estimate_rate(y, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False).rate_per_min
+            except InputError:
+                continue
+            errs.append(abs(est - ref))
+    return {"val_rate_mae": float(np.mean(errs)) if errs else float("nan"), "val_mse": float(np.mean(mses))}
+
+
+def _setup_distributed(cfg: TrainConfig):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        use_cuda = torch.cuda.is_available() and cfg.device in ("auto", "cuda")
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return rank, world
+
+
+def _device(cfg: TrainConfig, rank: int) -> torch.device:
+    if cfg.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", rank % torch.cuda.device_count())
+        return torch.device("cpu")
+    return torch.device(cfg.device)
+
+
+def train(
+    cfg: TrainConfig,
+    cohort_path,
+    out_dir,
+    resume: bool = False,
+    progress: bool = True,
+    prepare_cache=None,
+) -> dict:
+    """Train ``cfg.net`` on ``cohort_path``; checkpoints go to ``out_dir/<name>.pt`` (+ ``last``).
+
+    Parameters
+    ----------
+    prepare_cache : callable, optional
+        ``prepare_cache(cohort_path, representation_dict) -> cache_key``; computes the cached
+        representation when missing (default: :func:`physio.represent.cache.ensure_cache`).
+
+    Returns
+    -------
+    dict
+        The final checkpoint's metadata (metrics history, split, paths).
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    if prepare_cache is None:
+        from physio.represent.cache import ensure_cache as prepare_cache  # noqa: PLC0415
+    rank, world = _setup_distributed(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last_path = out / f"{cfg.name}.last.pt"
+    best_path = out / f"{cfg.name}.pt"
+
+    if rank == 0:
+        cache_key = prepare_cache(cohort_path, cfg.representation)
+    if world > 1:
+        holder = [cache_key if rank == 0 else None]
+        dist.broadcast_object_list(holder, src=0)
+        cache_key = holder[0]
+    content_hash = cohort_content_sha256(cohort_path)
+    parts = _make_split(cfg, cohort_path)
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    device = _device(cfg, rank)
+    net = build_net(cfg.net, cfg.net_args).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: list[dict] = []
+    start_epoch = 0
+    best = float("inf")
+    if resume and last_path.exists():
+        ckpt = load_checkpoint(last_path)
+        if ckpt["cohort_content_sha256"] != content_hash:
+            raise InputError(f"{last_path}: was trained on a different cohort (content hash differs)")
+        if ckpt["config"] != dataclasses.asdict(cfg):
+            raise InputError(f"{last_path}: config differs from the one given; refusing to resume")
+        net.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        history = ckpt["history"]
+        start_epoch = ckpt["epoch"]
+        best = ckpt.get("best_val", best)
+        _set_rng_state(ckpt["rng"][min(rank, len(ckpt["rng"]) - 1)])
+    elif resume:
+        raise InputError(f"--resume: no checkpoint at {last_path}")
+
+    standardize = bool(cfg.representation.get("standardize", True))
+    train_ds = BlockDataset(cohort_path, parts["train"], cache_key, cfg.source, cfg.block, standardize)
+    val_part = parts.get("val") or parts["test"]
+    val_ds = BlockDataset(cohort_path, val_part, cache_key, cfg.source, cfg.block, standardize)
+    limit = (cfg.samples_per_epoch + cfg.block - 1) // cfg.block if cfg.samples_per_epoch else 0
+    sampler = _EpochSampler(len(train_ds), cfg.seed, limit, rank, world)
+    loader = DataLoader(
+        train_ds, batch_size=cfg.batch_blocks, sampler=sampler, collate_fn=collate_blocks,
+        num_workers=cfg.workers, persistent_workers=False,
+    )
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    loss_fn = torch.nn.MSELoss()
+    t0 = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        model.train()
+        losses = []
+        bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0,
+                   leave=False, dynamic_ncols=True)
+        for xb, yb in bar:
+            xb, yb = xb.to(device), yb.to(device)
+            pred = model(xb)
+            loss = loss_fn(pred, yb)
+            if not torch.isfinite(loss):
+                raise InputError(f"training diverged at epoch {epoch + 1} (loss {loss.item()})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan")}
+        if rank == 0:
+            metrics.update(_validate(net, val_ds, cfg, device))
+        metrics["elapsed_s"] = round(time.time() - t0, 1)
+        history.append(metrics)
+        if rank == 0 and progress:
+            tqdm.write(
+                f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}  "
+                f"val MSE {metrics.get('val_mse', float('nan')):.4f}  "
+                f"val rate MAE {metrics.get('val_rate_mae', float('nan')):.2f}/min"
+            )
+        rng_states = [_rng_state()]
+        if world > 1:
+            gathered = [None] * world
+            dist.all_gather_object(gathered, rng_states[0])
+            rng_states = gathered
+        if rank == 0:
+            score = metrics.get("val_mse", float("inf"))
+            ckpt = {
+                "format": CHECKPOINT_FORMAT,
+                "version": 1,
+                "name": cfg.name,
+                "net": cfg.net,
+                "net_args": cfg.net_args,
+                "source": cfg.source,
+                "representation": cfg.representation,
+                "cache_key": cache_key,
+                "state_dict": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "history": history,
+                "config": dataclasses.asdict(cfg),
+                "cohort": str(cohort_path),
+                "cohort_content_sha256": content_hash,
+                "split": {k: v.to_dict() for k, v in parts.items()},
+                "rng": rng_states,
+                "world_size": world,
+                "torch_version": torch.__version__,
+                "best_val": min(best, score),
+            }
+            _atomic_save(ckpt, last_path)
+            if score <= best or not best_path.exists():
+                best = score
+                _atomic_save({**ckpt, "optimizer": None}, best_path)
+        if world > 1:
+            dist.barrier()
+    weights_hash = hashlib.sha256(
+        b"".join(v.detach().cpu().numpy().tobytes() for v in net.state_dict().values())
+    ).hexdigest()
+    summary = {
+        "rank": rank,
+        "world_size": world,
+        "weights_sha256": weights_hash,
+        "history": history,
+        "checkpoint": str(best_path),
+        "last": str(last_path),
+        "cache_key": cache_key,
+        "split": {k: v.to_dict() for k, v in parts.items()},
+        "wall_s": round(time.time() - t0, 1),
+    }
+    (out / f"{cfg.name}.rank{rank}.json").write_text(json.dumps(summary, indent=1))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
