@@ -70,3 +70,23 @@ def test_magnification_changes_grow_with_gamma(clip):
         out = np.concatenate(list(_pulse_mag(gamma=g).stream(iter([clip]), 10.0)))
         changes.append(np.abs(out.astype(float) - clip).mean())
     assert changes[1] > changes[0] > 0
+
+
+@pytest.mark.parametrize("make", [_pulse_mag, _resp_mag])
+def test_box_limits_the_change_to_the_region(clip, make):
+    box = (4, 2, 36, 30)
+    mag = make(gamma=4e-4 if make is _pulse_mag else 0.05, box=box, input_scale=0.01)
+    out = np.concatenate(list(mag.stream(iter([clip]), 10.0))).astype(int)
+    diff = np.abs(out - clip)
+    inside = np.zeros(clip.shape[1:3], bool)
+    inside[box[1] : box[3], box[0] : box[2]] = True
+    assert diff[:, ~inside].max() == 0  # nothing outside the box changes
+    assert diff[:, inside].max() > 0
+
+
+def test_feather_window():
+    from physio.magnify.deepmag import feather_window
+
+    w = feather_window(20, 40, 0.25)
+    assert w.shape == (20, 40) and float(w[10, 20]) == 1.0
+    assert 0 < float(w[0, 0]) < 0.05 and torch.all(w >= 0) and torch.all(w <= 1)

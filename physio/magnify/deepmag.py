@@ -42,7 +42,7 @@ from physio.errors import InputError
 from physio.magnify.ascent import gradient_ascent
 from physio.magnify.base import Magnifier, resolve_device, to_tensor, to_uint8
 
-__all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA"]
+__all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA", "feather_window"]
 
 DEFAULT_GAMMA = {"pulse": 6e-5, "resp": 3.6e-3}
 """The paper's step sizes (§5.1, §5.2) with N = 20."""
@@ -59,6 +59,41 @@ def butter_bandpass_sos(band_hz: tuple[float, float], fs: float, order: int = 6)
     if order < 2 or order % 2:
         raise InputError(f"band-pass order must be even and ≥ 2, got {order}")
     return sps.butter(order // 2, [lo, hi], btype="bandpass", fs=fs, output="sos")
+
+
+def feather_window(h: int, w: int, frac: float, device=None) -> torch.Tensor:
+    """``(h, w)`` weights: 1 inside, a raised-cosine taper to 0 over ``frac × min(h, w)`` at the edges."""
+    n = max(1, int(round(frac * min(h, w))))
+
+    def ramp(m: int) -> torch.Tensor:
+        r = torch.ones(m, dtype=torch.float32)
+        k = min(n, m // 2)
+        if k > 0:
+            t = (torch.arange(k, dtype=torch.float32) + 0.5) / k
+            edge = 0.5 - 0.5 * torch.cos(np.pi * t)
+            r[:k] = edge
+            r[m - k :] = edge.flip(0)
+        return r
+
+    return (ramp(h)[:, None] * ramp(w)[None, :]).to(device)
+
+
+def _paste(full: torch.Tensor, change: torch.Tensor, box, weight: torch.Tensor | None) -> torch.Tensor:
+    """Add ``change`` (…, h, w) into ``full`` (…, H, W) at ``box`` with ``weight``; whole frame if box None."""
+    if box is None:
+        return full + change
+    x0, y0, x1, y1 = box
+    out = full.clone()
+    out[..., y0:y1, x0:x1] = out[..., y0:y1, x0:x1] + change * weight
+    return out
+
+
+def _check_box(box, h: int, w: int) -> None:
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h) or min(x1 - x0, y1 - y0) < 8:
+        raise InputError(f"box {box} must lie inside the {w}x{h} frame and be at least 8 px on each side")
 
 
 class StreamingBandpass:
@@ -135,6 +170,12 @@ class DeepMag(Magnifier):
         Time points per gradient-ascent batch.
     device : str, optional
         "cpu", "cuda" or None (CUDA when available).
+    box : (x0, y0, x1, y1), optional
+        Compute the representation on this region only (e.g. the face or torso box the network was
+        trained on) and paste the change back with a feathered edge (:func:`feather_window`); None
+        uses the whole frame, as in the paper.
+    feather : float
+        Width of the paste-back taper as a fraction of the box's smaller side.
     """
 
     needs_grad = True
@@ -158,6 +199,8 @@ class DeepMag(Magnifier):
         block_frames: int = 256,
         batch: int = 128,
         device: str | None = None,
+        box: tuple[int, int, int, int] | None = None,
+        feather: float = 0.1,
     ) -> None:
         if source not in ("pulse", "resp"):
             raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
@@ -179,6 +222,8 @@ class DeepMag(Magnifier):
         self.batch = int(batch)
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
+        self.box = None if box is None else tuple(int(v) for v in box)
+        self.feather = float(feather)
         self._pyramid = None
         self.last_scale: float | None = None
         self.objective_history: list[np.ndarray] = []
@@ -258,6 +303,7 @@ class DeepMag(Magnifier):
         recon_prev: torch.Tensor | None = None  # C̃_l of the last emitted frame
         emitted = 0
         size_hw = None
+        weight = None
         pending: list[torch.Tensor] = []
 
         def emit(filtered: list[np.ndarray]):
@@ -282,7 +328,7 @@ class DeepMag(Magnifier):
                 del frames_q[:n]
                 change = upsample_frames(rec - orig_small, size_hw)
                 emitted += n
-                yield to_uint8(full + change)
+                yield to_uint8(_paste(full, change, self.box, weight))
 
         for chunk in chunks:
             c = np.asarray(chunk)
@@ -290,10 +336,18 @@ class DeepMag(Magnifier):
                 c = c[None]
             if not len(c):
                 continue
-            size_hw = c.shape[1:3]
+            if size_hw is None:
+                _check_box(self.box, *c.shape[1:3])
+                if self.box is None:
+                    size_hw = c.shape[1:3]
+                else:
+                    x0, y0, x1, y1 = self.box
+                    size_hw = (y1 - y0, x1 - x0)
+                    weight = feather_window(*size_hw, self.feather, self.device)
             frames_q.extend(list(c))
+            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
             with torch.no_grad():
-                small = downsample_frames(to_tensor(c, self.device), self.size)  # (t, 3, L, L)
+                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
             small_q.extend(list(small))
             seq = small if prev_small is None else torch.cat([prev_small[None], small])
             prev_small = small[-1]
@@ -337,6 +391,8 @@ class DeepMag(Magnifier):
         pending: list[torch.Tensor] = []
         x1_pending: list[torch.Tensor] = []
         started = False
+        weight = None
+        box_region = None
 
         def integrate(dx: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
             nonlocal cum, x1_cum
@@ -357,11 +413,15 @@ class DeepMag(Magnifier):
                 u = u * (u.abs() < 2 * np.pi)  # 2π clipping (eq. 21)
                 yiq = rgb_to_yiq(full)
                 y = yiq[:, :1]
+                if self.box is not None:
+                    x0, y0, x1, y1 = self.box
+                    y = y[..., y0:y1, x0:x1]
                 p = pyr.build(y)
                 k = pyr.orientations
                 delta = u.reshape(n, 1, k, *u.shape[-2:])
                 offsets = pyr.spread_phase(delta, p, self.level)
-                y_new = pyr.reconstruct(p, offsets)
+                y_change = pyr.reconstruct(p, offsets) - y
+                y_new = _paste(yiq[:, :1], y_change, self.box, weight)
                 out = yiq_to_rgb(torch.cat([y_new, yiq[:, 1:]], dim=1))
                 yield to_uint8(out)
 
@@ -371,9 +431,16 @@ class DeepMag(Magnifier):
                 c = c[None]
             if not len(c):
                 continue
+            if not started:
+                _check_box(self.box, *c.shape[1:3])
+                if self.box is not None:
+                    x0, y0, x1, y1 = self.box
+                    weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
+                    box_region = (slice(y0, y1), slice(x0, x1))
             frames_q.extend(list(c))
-            seq = c if prev is None else np.concatenate([prev[None], c])
-            prev = c[-1]
+            region = c if self.box is None else c[:, box_region[0], box_region[1]]
+            seq = region if prev is None else np.concatenate([prev[None], region])
+            prev = region[-1]
             if not started:  # frame 0: φ̃(1) = φ(1): zero change
                 started = True
                 bp.push(np.zeros((1, self._pyramid.orientations, self.size, self.size)))
