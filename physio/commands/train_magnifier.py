@@ -1,0 +1,130 @@
+"""``physio train-magnifier``: train, export and inspect the learned magnifiers (Oh et al., LW-MM).
+
+    physio train-magnifier train --config configs/lwmm_m1.yaml -o runs/lwmm_m1 [--resume] [--steps N ...]
+    physio train-magnifier make-data data/mag64.h5 --samples 20000 [--config configs/lwmm_m1.yaml]
+    physio train-magnifier export runs/lwmm_m1 models/lwmm_m1.pt [--bench quick|full]
+    physio train-magnifier info models/lwmm_m1.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+NAME = "train-magnifier"
+HELP = "train, export and inspect the learned motion magnifiers (oh, lwmm-m1, lwmm-m2)"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    from physio.config import add_config_flags  # noqa: PLC0415
+    from physio.magnify.learned.train import MagTrainConfig  # noqa: PLC0415
+
+    sub = p.add_subparsers(dest="tm_command", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train (or resume) a run; LW-MM trains its noise-free proxy first")
+    t.add_argument("--config", required=True, help="YAML config (configs/oh2018.yaml, lwmm_m1.yaml, lwmm_m2.yaml)")
+    t.add_argument("-o", "--out", required=True, help="run folder (checkpoints, history.json)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_flags(t, MagTrainConfig)
+    t.set_defaults(_action=_train)
+
+    d = sub.add_parser("make-data", help="write synthetic training pairs to an HDF5 file")
+    d.add_argument("out", metavar="OUT.h5")
+    d.add_argument("--samples", type=int, required=True)
+    d.add_argument("--config", help="take the data: section of this training config")
+    d.add_argument("--size", type=int, help="crop size in pixels (overrides the config)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(_action=_make_data)
+
+    e = sub.add_parser("export", help="write a finished run as shipped weights + model card")
+    e.add_argument("run", help="run folder of `train`")
+    e.add_argument("out", metavar="OUT.pt")
+    e.add_argument("--bench", choices=("none", "quick", "full"), default="quick",
+                   help="circle benchmark scores for the model card (default: quick)")
+    e.set_defaults(_action=_export)
+
+    i = sub.add_parser("info", help="print a weights file's model card, parameters and GFLOPs")
+    i.add_argument("weights")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(_action=_info)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args._action(args)
+
+
+def _train(args) -> int:
+    from physio.config import apply_overrides, load_config  # noqa: PLC0415
+    from physio.magnify.learned.train import MagTrainConfig, train_magnifier  # noqa: PLC0415
+
+    cfg = apply_overrides(load_config(MagTrainConfig, args.config), args)
+    summary = train_magnifier(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    for s in summary["stages"]:
+        state = "finished" if s["done"] else f"stopped ({s.get('stopped', 'interrupted')})"
+        print(f"{cfg.name} [{s['stage']}]: step {s['step']}, {s['wall_s'] / 3600:.2f} h, {state} → {s['checkpoint']}")
+    if not summary["done"]:
+        print(f"resume with: physio train-magnifier train --config {args.config} -o {args.out} --resume")
+    return 0
+
+
+def _make_data(args) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from physio.config import load_config  # noqa: PLC0415
+    from physio.magnify.learned.data import SynthConfig, dataset_write  # noqa: PLC0415
+    from physio.magnify.learned.train import MagTrainConfig  # noqa: PLC0415
+
+    data = load_config(MagTrainConfig, args.config).data if args.config else SynthConfig()
+    if args.size:
+        data = SynthConfig(**(dataclasses.asdict(data) | {"size": args.size}))
+    with tqdm(total=args.samples, desc="samples", unit="pair") as bar:
+        path = dataset_write(args.out, args.samples, data, seed=args.seed, progress=bar.update)
+    print(f"{path}: {args.samples} pairs of {data.size}×{data.size} px")
+    return 0
+
+
+def _export(args) -> int:
+    from physio.magnify.learned.circles import CircleBenchConfig  # noqa: PLC0415
+    from physio.magnify.learned.complexity import complexity  # noqa: PLC0415
+    from physio.magnify.learned.train import export_run, load_checkpoint  # noqa: PLC0415
+    from physio.magnify.learned.nets import build_net  # noqa: PLC0415
+
+    cfg = load_checkpoint(f"{args.run}/last.pt")["config"]
+    extra = {"complexity_720": complexity(build_net(cfg["arch"], cfg["arch_args"]))}
+    path = export_run(args.run, args.out, extra)
+    if args.bench != "none":
+        from physio.magnify.learned.circles import circle_benchmark, learned_bench_method  # noqa: PLC0415
+        from physio.magnify.learned.weights import load_weights, save_weights  # noqa: PLC0415
+
+        bcfg = CircleBenchConfig.quick() if args.bench == "quick" else CircleBenchConfig()
+        res = circle_benchmark([learned_bench_method(cfg["arch"], str(path), cfg=bcfg)], bcfg, sweeps=False)
+        net, info = load_weights(path)
+        m = res["main"][cfg["arch"]]["mean"]
+        card = info["card"] | {"circle_benchmark": {
+            "setting": args.bench, "videos": bcfg.n_videos, "size_px": bcfg.size, "frames": bcfg.frames,
+            "noise_sigma": bcfg.noise_sigma, "factor": res["methods"][cfg["arch"]]["factor"],
+            "measured_amp_px": res["methods"][cfg["arch"]]["measured_amp_px"],
+            "mse": m["mse"], "psnr_db": m["psnr"], "ssim": m["ssim"]}}
+        save_weights(path, net, info["arch"], info["arch_args"], card)
+    print(f"{path} (+ model card {path.with_suffix('.md')})")
+    return 0
+
+
+def _info(args) -> int:
+    from physio.magnify.learned.complexity import complexity  # noqa: PLC0415
+    from physio.magnify.learned.nets import PUBLISHED  # noqa: PLC0415
+    from physio.magnify.learned.weights import load_weights  # noqa: PLC0415
+
+    net, info = load_weights(args.weights)
+    c = complexity(net)
+    out = {"arch": info["arch"], "arch_args": info["arch_args"], "params": c["params"], "gflops_720": c["gflops"],
+           "published": PUBLISHED.get(info["arch"]), "card": info["card"]}
+    if args.json:
+        print(json.dumps(out, default=str))
+    else:
+        print(f"{args.weights}: {info['arch']} {info['arch_args'] or ''}")
+        print(f"parameters {c['params'] / 1e6:.3f} M, {c['gflops']:.1f} GFLOPs at 720×720 "
+              f"(published {out['published']['params_m']} M, {out['published']['gflops_720']} GFLOPs)")
+        print(json.dumps(info["card"], indent=1, default=str))
+    return 0

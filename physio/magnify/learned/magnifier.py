@@ -1,0 +1,244 @@
+"""The learned magnifiers as :class:`physio.magnify.base.Magnifier` s: static, dynamic and temporal modes.
+
+``LearnedMagnifier(arch, factor, mode, ...)`` runs a trained :class:`.nets.OhNet` / :class:`.nets.LWMMNet`
+on a video.  With ``factor = alpha``, motion between the frame pair the network sees is multiplied by
+``alpha`` (see :mod:`.nets`):
+
+* ``"dynamic"`` (default) — pairs of consecutive frames ``(t-1, t)``: the *velocity* is magnified, so
+  large slow motions are amplified too (Oh et al.'s dynamic mode; how the thesis evaluates).  The
+  first frame of a video has no predecessor and is returned unchanged.  Stateless: one frame of
+  context per block (``margin_frames = 1``).
+* ``"static"`` — pairs ``(reference, t)`` with the reference = the first frame of the video (the first
+  frame this magnifier sees after construction or :meth:`LearnedMagnifier.reset`), so displacements
+  from the reference are magnified.  Stateful: call :meth:`~LearnedMagnifier.reset` between videos.
+* ``"temporal"`` — the manipulator's input features are band-passed over time instead of taken as a
+  frame difference (as Oh et al.'s code does for its shape representation), so only motion inside
+  ``band_hz`` is magnified.  Oh: per-frame shape ``S_t``; the manipulator gets ``bp(S)_t`` in place
+  of ``S_cur − S_ref`` and adds its output to ``S_t``.  LW-MM, whose two encoder streams see each
+  other and so have no per-frame code: each frame is encoded as the pair ``(F_t, F_t)``, and the
+  manipulator gets ``(E_a − E_b)_t + bp((E_a + E_b)/2)_t`` — the no-motion offset the network was
+  trained on plus the band-passed code.  The band-pass is a :class:`physio.magnify.temporal.TemporalFilter`
+  (``filter``: ``"butter"`` zero-phase by default, ``"ideal"``, ``"iir"`` …); the block needs the
+  filter's margin of context.  Memory: one feature map ``(2C or 32) × H/2 × W/2`` floats per frame of
+  the block (≈ 10–15 MB per 640×480 frame), so keep ``block_frames`` moderate for long videos.
+
+Frames are padded (reflect) to the network's size multiple and cropped back.  The network was
+never trained with temporal filtering; Oh et al. and the thesis both note that filtering its
+intermediate features can misbehave for bands far from the training distribution.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from physio.errors import InputError
+from physio.magnify.base import Magnifier, resolve_device
+from physio.magnify.learned.nets import ARCHS, LWMMNet, OhNet
+from physio.magnify.learned.weights import default_weights_path, load_weights
+
+__all__ = ["LearnedMagnifier", "MODES", "learned_magnify"]
+
+MODES = ("dynamic", "static", "temporal")
+
+
+def _check_frames(frames: object, who: str) -> Tensor:
+    if not isinstance(frames, Tensor) or not frames.is_floating_point():
+        raise InputError(f"{who}: frames must be a float tensor (T, 3, H, W) in [0, 1]")
+    if frames.ndim != 4 or frames.shape[1] != 3 or frames.shape[0] < 1:
+        raise InputError(f"{who}: frames must have shape (T, 3, H, W) with T ≥ 1, got {tuple(frames.shape)}")
+    return frames
+
+
+class LearnedMagnifier(Magnifier):
+    """Oh et al. (2018) or LW-MM M1/M2 as a :class:`~physio.magnify.base.Magnifier`.
+
+    Parameters
+    ----------
+    arch : str
+        ``"oh"``, ``"lwmm-m1"`` or ``"lwmm-m2"``.
+    factor : float
+        Magnification factor alpha (≥ 0; 1 = unchanged).  The thesis' circle benchmark uses ≈ 50 in
+        dynamic mode (±0.1 px → ±10 px).
+    mode : str
+        ``"dynamic"``, ``"static"`` or ``"temporal"`` (see the module notes).
+    band_hz : (float, float), optional
+        Pass band of the temporal mode (required there, ignored otherwise).
+    filter : str
+        Temporal filter kind of the temporal mode (``physio.magnify.temporal.FILTER_KINDS`` band-passes).
+    order : int
+        Butterworth order (temporal mode).
+    weights : path, optional
+        Weights file; default ``models/<arch file>`` (:func:`.weights.default_weights_path`).
+    net : nn.Module, optional
+        A network to use instead of loading weights (tests, freshly trained models).
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``None``/``"auto"``.
+    batch_frames : int
+        Frames pushed through the network at once.
+    """
+
+    def __init__(
+        self,
+        arch: str = "lwmm-m1",
+        factor: float = 10.0,
+        mode: str = "dynamic",
+        band_hz: tuple[float, float] | None = None,
+        filter: str = "butter",  # noqa: A002 - the user-facing name
+        order: int = 1,
+        weights: str | os.PathLike | None = None,
+        net: nn.Module | None = None,
+        device: str | torch.device | None = None,
+        batch_frames: int = 4,
+    ) -> None:
+        if arch not in ARCHS:
+            raise InputError(f"unknown learned magnifier {arch!r}; valid: {', '.join(ARCHS)}")
+        if mode not in MODES:
+            raise InputError(f"unknown mode {mode!r} for {arch}; valid: {', '.join(MODES)}")
+        try:
+            factor = float(factor)
+        except (TypeError, ValueError):
+            raise InputError(f"{arch}: factor must be a number, got {factor!r}") from None
+        if not (math.isfinite(factor) and factor >= 0):
+            raise InputError(f"{arch}: factor must be a finite number ≥ 0, got {factor}")
+        if batch_frames < 1:
+            raise InputError(f"batch_frames must be ≥ 1, got {batch_frames}")
+        self.name = arch
+        self.arch = arch
+        self.factor = factor
+        self.mode = mode
+        self.device = resolve_device(device)
+        self.batch_frames = int(batch_frames)
+        self._filter = None
+        self.band_hz = None
+        self.filter = filter
+        self.order = order
+        if mode == "temporal":
+            if band_hz is None:
+                raise InputError(f"{arch}: the temporal mode needs band_hz=(lo, hi) in Hz")
+            from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter  # noqa: PLC0415
+
+            if filter not in BANDPASS_KINDS:
+                raise InputError(f"{arch}: temporal filter must be one of {', '.join(BANDPASS_KINDS)}, got {filter!r}")
+            self._filter = TemporalFilter(filter, tuple(band_hz), order=order)
+            self.band_hz = tuple(float(b) for b in band_hz)
+        if net is None:
+            path = weights if weights is not None else default_weights_path(arch)
+            if not os.path.exists(path):
+                raise InputError(
+                    f"{arch}: no trained weights at {path}; train them with `physio train-magnifier train "
+                    f"--config configs/<arch>.yaml` and export it, or pass --weights PATH (weights=PATH in Python)")
+            net, info = load_weights(path, map_location=self.device)
+            if info["arch"] != arch:
+                raise InputError(f"{path}: holds {info['arch']} weights, not {arch}")
+            self.weights = str(path)
+        else:
+            expected = ARCHS[arch][0]
+            if not isinstance(net, expected):
+                raise InputError(f"{arch}: net must be a {expected.__name__}, got {type(net).__name__}")
+            self.weights = "(given network)"
+        self._net = net.to(self.device).eval()
+        self._ref: Tensor | None = None
+
+    # -- Magnifier interface ----------------------------------------------------------------------
+    def margin_frames(self, fps: float) -> int:
+        if self.mode == "dynamic":
+            return 1
+        if self.mode == "temporal":
+            return int(self._filter.margin_frames(fps))
+        return 0
+
+    def reset(self) -> None:
+        """Forget the static mode's reference frame (start of a new video)."""
+        self._ref = None
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["net"] = type(self._net).__name__
+        return d
+
+    def process(self, frames: Tensor, fps: float) -> Tensor:
+        frames = _check_frames(frames, self.name)
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+            raise InputError(f"{self.name}: fps must be a positive number, got {fps!r}")
+        x, crop = self._pad(frames.to(self.device, torch.float32) * 2 - 1)
+        with torch.no_grad():
+            if self.mode == "dynamic":
+                y = self._dynamic(x)
+            elif self.mode == "static":
+                if self._ref is None:
+                    self._ref = x[:1].clone()
+                elif self._ref.shape[1:] != x.shape[1:]:
+                    raise InputError(f"{self.name}: frame size changed from {tuple(self._ref.shape[-2:])} to "
+                                     f"{tuple(x.shape[-2:])}; call reset() between videos")
+                y = self._pairs(self._ref.expand(len(x), -1, -1, -1), x)
+            else:
+                y = self._temporal(x, fps)
+        h, w = crop
+        return ((y[..., :h, :w] + 1) / 2).to(frames.dtype)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _pad(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        m = self._net.multiple
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            mode = "reflect" if h > ph and w > pw else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return x, (h, w)
+
+    def _pairs(self, ref: Tensor, cur: Tensor) -> Tensor:
+        out = torch.empty_like(cur)
+        for i in range(0, len(cur), self.batch_frames):
+            sl = slice(i, i + self.batch_frames)
+            out[sl] = self._net(ref[sl], cur[sl], self.factor)
+        return out
+
+    def _dynamic(self, x: Tensor) -> Tensor:
+        out = torch.empty_like(x)
+        out[0] = x[0]
+        if len(x) > 1:
+            out[1:] = self._pairs(x[:-1], x[1:])
+        return out
+
+    def _temporal(self, x: Tensor, fps: float) -> Tensor:
+        net, b = self._net, self.batch_frames
+        if isinstance(net, OhNet):
+            shapes, textures = [], []
+            for i in range(0, len(x), b):
+                t, s = net.encode(x[i : i + b])
+                textures.append(t)
+                shapes.append(s)
+            shape = torch.cat(shapes)
+            band = self._filter(shape, fps).to(shape.dtype)
+            texture = torch.cat(textures)
+            out = torch.empty_like(x)
+            for i in range(0, len(x), b):
+                sl = slice(i, i + b)
+                out[sl] = net.decode(texture[sl], net.manipulate(shape[sl], band[sl], self.factor))
+            return out
+        if isinstance(net, LWMMNet):
+            codes = []
+            for i in range(0, len(x), b):
+                xi = x[i : i + b]
+                ea, eb, _, _ = net.encode(xi, xi)
+                codes.append((ea + eb) / 2)
+            band = self._filter(torch.cat(codes), fps).to(x.dtype)
+            out = torch.empty_like(x)
+            for i in range(0, len(x), b):
+                sl = slice(i, i + b)
+                xi = x[sl]
+                ea, eb, ta, tb = net.encode(xi, xi)
+                motion = (ea - eb) + band[sl]
+                out[sl] = net.decoder(net.appear(ta, tb) + net.manipulate(motion, self.factor))
+            return out
+        raise InputError(f"{self.name}: temporal mode does not support {type(net).__name__}")  # pragma: no cover
+
+
+def learned_magnify(frames: Tensor, fps: float, **kwargs) -> Tensor:
+    """Functional form: ``LearnedMagnifier(**kwargs).process(frames, fps)`` (a fresh static reference)."""
+    return LearnedMagnifier(**kwargs).process(frames, fps)

@@ -1,0 +1,127 @@
+"""Saving and loading trained learned-magnifier weights, with their model cards.
+
+A weights file (``models/oh2018.pt`` …) is a ``torch.save`` dict::
+
+    {"format": "physio-learned-magnifier", "version": 1, "arch": "lwmm-m1", "arch_args": {...},
+     "state_dict": {...}, "card": {...}}
+
+The *card* records what a user needs to trust the weights: training data and steps, wall time,
+hardware, losses (including which perceptual loss stood in for VGG-16) and benchmark scores; a
+Markdown rendering sits beside the ``.pt`` file.  Training checkpoints (``last.pt`` of
+``physio train-magnifier``) load too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from physio.errors import InputError
+from physio.magnify.learned.nets import ARCHS, build_net
+
+__all__ = ["WEIGHTS_FORMAT", "MODEL_FILES", "models_dir", "default_weights_path", "save_weights", "load_weights",
+           "write_model_card"]
+
+WEIGHTS_FORMAT = "physio-learned-magnifier"
+MODEL_FILES = {"oh": "oh2018.pt", "lwmm-m1": "lwmm_m1.pt", "lwmm-m2": "lwmm_m2.pt"}
+"""Shipped weights file of each architecture, in :func:`models_dir`."""
+
+
+def models_dir() -> Path:
+    """``$PHYSIO_MODELS`` when set, else the repository's ``models/`` folder."""
+    env = os.environ.get("PHYSIO_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
+
+
+def default_weights_path(arch: str) -> Path:
+    if arch not in MODEL_FILES:
+        raise InputError(f"unknown learned magnifier architecture {arch!r}; valid: {', '.join(MODEL_FILES)}")
+    return models_dir() / MODEL_FILES[arch]
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_weights(path: str | os.PathLike, net: nn.Module, arch: str, arch_args: dict | None = None,
+                 card: dict | None = None) -> Path:
+    """Write ``net``'s weights and ``card`` to ``path`` (atomic) and the card as ``path.md``."""
+    p = Path(path)
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    obj = {"format": WEIGHTS_FORMAT, "version": 1, "arch": arch, "arch_args": dict(arch_args or {}),
+           "state_dict": state, "card": dict(card or {})}
+    _atomic_torch_save(obj, p)
+    write_model_card(p.with_suffix(".md"), arch, obj["card"])
+    return p
+
+
+def load_weights(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module, dict]:
+    """Build the network stored in ``path`` (weights file or training checkpoint) → ``(net, info)``.
+
+    ``info`` holds ``arch``, ``arch_args``, ``card`` (may be empty) and ``path``.  The network is in
+    ``eval()`` mode on ``map_location``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: weights file not found")
+    try:
+        obj = torch.load(p, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise InputError(f"{p}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{p}: not a physio learned-magnifier weights file")
+    if obj.get("format") == WEIGHTS_FORMAT:
+        arch, args, state, card = obj["arch"], obj.get("arch_args", {}), obj["state_dict"], obj.get("card", {})
+    elif "model" in obj and "config" in obj:  # training checkpoint
+        cfg = obj["config"]
+        arch, args, state = cfg["arch"], cfg.get("arch_args", {}), obj["model"]
+        card = {"checkpoint_step": obj.get("step"), "training_config": cfg}
+    else:
+        raise InputError(f"{p}: not a physio learned-magnifier weights file (format={obj.get('format')!r})")
+    if arch not in ARCHS:
+        raise InputError(f"{p}: unknown architecture {arch!r}")
+    net = build_net(arch, args)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"{p}: weights do not fit architecture {arch} {args}: {str(exc)[:300]}") from None
+    net.to(map_location).eval()
+    return net, {"arch": arch, "arch_args": args, "card": card, "path": str(p)}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (dict, list)):
+        return "`" + json.dumps(v, default=str) + "`"
+    return str(v)
+
+
+def write_model_card(path: str | os.PathLike, arch: str, card: dict) -> Path:
+    """Render ``card`` (nested dict) as Markdown at ``path`` (atomic)."""
+    p = Path(path)
+    lines = [f"# Model card: {arch}", ""]
+    for key, val in card.items():
+        if isinstance(val, dict):
+            lines += [f"## {key}", ""]
+            for k, v in val.items():
+                lines.append(f"- **{k}**: {_fmt(v)}")
+            lines.append("")
+        else:
+            lines.append(f"- **{key}**: {_fmt(val)}")
+    lines.append("")
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, p)
+    return p
