@@ -1,0 +1,39 @@
+"""``physio evaluate``: HR/BR metric tables per task and method on a cohort with ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "evaluate"
+HELP = "score PulseNet, RespNet, POS, CHROM and GREEN on a cohort (per task: MAE, RMSE, MAPE, r, SNR)"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cohort", required=True, help="HDF5 cohort with pulse/resp ground truth")
+    p.add_argument("--split", default="test", choices=("test", "all"),
+                   help="test: the checkpoint's test participants if it was trained on this cohort, else all")
+    p.add_argument("--methods", default="pulse_cnn,resp_cnn,pos,chrom,green", help="comma-separated")
+    p.add_argument("--pulse-model", default="pulse_cnn")
+    p.add_argument("--resp-model", default="resp_cnn")
+    p.add_argument("--bands", default="deepmag", choices=("deepmag", "rppg-toolbox", "mtts-can"))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("-o", "--out", metavar="DIR", help="write evaluation.csv, sessions.csv, evaluation.md, Bland-Altman plots")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from physio.evaluate import evaluate_cohort, table_markdown, write_outputs  # noqa: PLC0415
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    result = evaluate_cohort(args.cohort, methods, args.split, args.pulse_model, args.resp_model, args.bands,
+                             None if args.device == "auto" else args.device, progress=not args.quiet)
+    if args.out:
+        result["files"] = write_outputs(result, args.out)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['cohort']}: {result['split']}")
+        print(table_markdown(result))
+    return 0

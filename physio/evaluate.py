@@ -1,0 +1,204 @@
+"""Scoring rate estimators on a cohort with ground truth (``physio evaluate``).
+
+For every selected session, each method estimates the whole-session HR (pulse methods) or BR
+(respiration methods) and the ground truth is estimated from the session's reference signal by the
+*same* estimator (``derivative=False`` on the reference waveform), so only the input differs.  Metrics
+(MAE, RMSE, MAPE, Pearson r, SNR, each with its standard error) are aggregated per task and method.
+
+Methods:
+
+* ``pulse_cnn`` / ``resp_cnn`` — the networks (default: the shipped weights) on the representation they
+  were trained on, computed and cached in the cohort file (``cache/<key>``).
+* ``pos``, ``chrom``, ``green`` — classical rPPG on the spatial mean of the session's ``skin`` mask
+  (the ground-truth mask of synthetic cohorts; the whole frame when a cohort has none — stated in the
+  output as ``rppg_region``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from physio.errors import InputError, PhysioWarning
+
+__all__ = ["evaluate_cohort", "METHODS"]
+
+METHODS = {"pulse_cnn": "pulse", "resp_cnn": "resp", "pos": "pulse", "chrom": "pulse", "green": "pulse"}
+
+
+def _truth_rate(session, source: str, bands: str) -> tuple[float, float]:
+    from physio.rates import estimate_rate  # noqa: PLC0415
+
+    sig = session.signal_at_frames("pulse" if source == "pulse" else "resp")
+    kind = str(session.group["pulse" if source == "pulse" else "resp"].attrs.get("kind", ""))
+    est = estimate_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False)
+    return float(est.rate_per_min), session.fps
+
+
+def _skin_means(session) -> tuple[np.ndarray, str]:
+    from physio.rppg import skin_rgb_means  # noqa: PLC0415
+
+    if "skin" in session.mask_names:
+        mask_ds = session.group["masks/skin"]
+        out = []
+        for s in range(0, session.n_frames, 128):
+            frames = session.read_frames(s, s + 128)
+            m = mask_ds[s : s + 128] > 0 if mask_ds.ndim == 3 else mask_ds[()] > 0
+            out.append(skin_rgb_means(frames, m))
+        return np.concatenate(out), "skin mask"
+    out = [f.reshape(len(f), -1, 3).mean(1) for f in session.iter_frames(128)]
+    return np.concatenate(out), "whole frame"
+
+
+def evaluate_cohort(
+    cohort_path,
+    methods=("pulse_cnn", "resp_cnn", "pos", "chrom", "green"),
+    split: str = "test",
+    pulse_model: str = "pulse_cnn",
+    resp_model: str = "resp_cnn",
+    bands: str = "deepmag",
+    device: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Evaluate ``methods`` on a cohort; returns ``{"sessions": [...], "table": [...], "split": ...}``.
+
+    ``split="test"`` uses the test participants recorded in the network checkpoint when the checkpoint
+    was trained on this very cohort (same content hash), and every participant otherwise (a cohort the
+    networks never saw); ``split="all"`` always uses every participant.
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from physio.cohort import Cohort  # noqa: PLC0415
+    from physio.magnify.base import resolve_device  # noqa: PLC0415
+    from physio.metrics import rate_metrics  # noqa: PLC0415
+    from physio.models import load_net  # noqa: PLC0415
+    from physio.rates import estimate_rate, snr_db  # noqa: PLC0415
+    from physio.represent.cache import ensure_cache  # noqa: PLC0415
+    from physio.rppg import rppg_pulse  # noqa: PLC0415
+    from physio.train.loop import cohort_content_sha256, predict_session  # noqa: PLC0415
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
+    if split not in ("test", "all"):
+        raise InputError(f"split must be 'test' or 'all', got {split!r}")
+    dev = resolve_device(device)
+    nets = {}
+    for m, model in (("pulse_cnn", pulse_model), ("resp_cnn", resp_model)):
+        if m in methods:
+            nets[m] = load_net(model, dev)
+    participants = None
+    split_note = "all participants"
+    if split == "test" and nets:
+        content = cohort_content_sha256(cohort_path)
+        ckpt = next(iter(nets.values()))[1]
+        if ckpt.get("cohort_content_sha256") == content:
+            participants = ckpt["split"]["test"]["participants"]
+            split_note = "test participants of the checkpoint's split"
+        else:
+            split_note = "all participants (the networks were trained on another cohort)"
+    keys = {}
+    for m, (net, ckpt) in nets.items():
+        keys[m] = ensure_cache(cohort_path, ckpt["representation"], device=str(dev), progress=progress)
+    rows = []
+    with Cohort(cohort_path) as c:
+        sessions = list(c.sessions(participants=participants))
+        if not sessions:
+            raise InputError(f"{cohort_path}: no sessions to evaluate")
+        for s in tqdm(sessions, desc="evaluating", disable=not progress, leave=False, dynamic_ncols=True):
+            truth = {}
+            for source in ("pulse", "resp"):
+                if ("pulse" if source == "pulse" else "resp") in s.group:
+                    truth[source] = _truth_rate(s, source, bands)[0]
+            rgb = None
+            for m in methods:
+                source = METHODS[m]
+                if source not in truth:
+                    continue
+                try:
+                    if m in nets:
+                        net, ckpt = nets[m]
+                        std = bool(ckpt["representation"].get("standardize", True))
+                        y = predict_session(net, s.group[f"cache/{keys[m]}"], dev, standardize=std)
+                        est = estimate_rate(y, s.fps, source, derivative=True, bands=bands, with_series=False)
+                    else:
+                        if rgb is None:
+                            rgb, region = _skin_means(s)
+                        wave = rppg_pulse(rgb, s.fps, m)
+                        est = estimate_rate(wave, s.fps, source, derivative=False, bands=bands, with_series=False)
+                except InputError as exc:
+                    warnings.warn(f"{s.key}: {m} failed ({exc})", PhysioWarning, stacklevel=2)
+                    continue
+                snr = snr_db(est.waveform, s.fps, truth[source], est.band_hz) if source == "pulse" else float("nan")
+                rows.append({"participant": s.participant, "session": s.session, "task": s.task, "method": m,
+                             "source": source, "pred": float(est.rate_per_min), "truth": truth[source],
+                             "abs_error": abs(float(est.rate_per_min) - truth[source]), "snr_db": float(snr)})
+    table = []
+    tasks = sorted({r["task"] for r in rows})
+    for m in methods:
+        for task in tasks + ["all"]:
+            sel = [r for r in rows if r["method"] == m and (task == "all" or r["task"] == task)]
+            if not sel:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PhysioWarning)
+                snrs = [r["snr_db"] for r in sel if np.isfinite(r["snr_db"])]
+                met = rate_metrics([r["pred"] for r in sel], [r["truth"] for r in sel], snrs or None)
+            table.append({"task": task, "method": m, "source": METHODS[m], **met.as_dict()})
+    return {
+        "cohort": str(cohort_path),
+        "split": split_note,
+        "bands": bands,
+        "rppg_region": "skin mask" if rows else None,
+        "device": str(dev),
+        "sessions": rows,
+        "table": table,
+    }
+
+
+def table_markdown(result: dict) -> str:
+    """The metric table as markdown (one row per task and method)."""
+    head = "| task | method | n | MAE | RMSE | MAPE % | r | SNR dB |\n|---|---|---|---|---|---|---|---|\n"
+    lines = []
+    for t in result["table"]:
+        unit = "bpm" if t["source"] == "pulse" else "/min"
+        lines.append(
+            f"| {t['task']} | {t['method']} | {t['n']} | {t['mae']:.2f} ± {t['mae_se']:.2f} {unit} | "
+            f"{t['rmse']:.2f} ± {t['rmse_se']:.2f} | {t['mape']:.1f} ± {t['mape_se']:.1f} | "
+            f"{t['pearson_r']:.2f} ± {t['pearson_r_se']:.2f} | "
+            + (f"{t['snr_db']:.1f} ± {t['snr_db_se']:.1f} |" if np.isfinite(t["snr_db"]) else "– |")
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def write_outputs(result: dict, out_dir) -> list[str]:
+    """``evaluation.csv`` (table), ``sessions.csv``, ``evaluation.md``, ``bland_altman_<method>.png``."""
+    import pandas as pd  # noqa: PLC0415
+
+    from physio.plots import bland_altman_plot  # noqa: PLC0415
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, df in (("evaluation.csv", pd.DataFrame(result["table"])), ("sessions.csv", pd.DataFrame(result["sessions"]))):
+        tmp = out / f".{name}.partial-{os.getpid()}"
+        df.to_csv(tmp, index=False, float_format="%.6g")
+        os.replace(tmp, out / name)
+        files.append(str(out / name))
+    md = out / "evaluation.md"
+    md.write_text(f"Cohort `{result['cohort']}` ({result['split']}), bands {result['bands']}.\n\n" + table_markdown(result))
+    files.append(str(md))
+    for m in sorted({r["method"] for r in result["sessions"]}):
+        sel = [r for r in result["sessions"] if r["method"] == m]
+        if len(sel) < 3:
+            continue
+        unit = "bpm" if sel[0]["source"] == "pulse" else "breaths/min"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PhysioWarning)
+            bland_altman_plot([r["pred"] for r in sel], [r["truth"] for r in sel], unit=unit, title=m,
+                              path=out / f"bland_altman_{m}.png")
+        files.append(str(out / f"bland_altman_{m}.png"))
+    return files
