@@ -368,3 +368,11 @@ def test_cli_synth(tmp_path, capsys):
 def test_input_errors(kwargs, match):
     with pytest.raises(InputError, match=match):
         synth_session(**{**dict(duration_s=1.0, size=(64, 48)), **kwargs})
+
+
+def test_h264_round_trip_keeps_size_and_content():
+    raw = synth_session(None, "A", duration_s=1.0, size=(64, 48), seed=1, magnified=(5,))
+    enc = synth_session(None, "A", duration_s=1.0, size=(64, 48), seed=1, magnified=(5,), crf=18)
+    assert enc.frames.shape == raw.frames.shape and enc.videos["pulse_x5"].shape == raw.frames.shape
+    err = np.abs(enc.frames.astype(np.int16) - raw.frames)
+    assert 0 < err.mean() < 6  # lossy, but the same picture
