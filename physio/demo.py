@@ -1,0 +1,163 @@
+"""The embedded default run of ``physio demo``: synthetic session → rates → DeepMag videos."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from physio.errors import InputError
+
+__all__ = ["run_demo"]
+
+
+def _signal_figure(sess, path: Path) -> None:
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    from physio.figures import save_figure  # noqa: PLC0415
+
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    t = sess.signal_times
+    axes[0].plot(t, sess.pulse, lw=0.8, color="tab:red")
+    axes[0].set_ylabel("pulse p(t) (z)")
+    axes[0].set_title(f"ground truth: HR {sess.hr_bpm:.1f} bpm, BR {sess.br_bpm:.1f} /min, task {sess.task}")
+    axes[1].plot(t, sess.resp, lw=0.8, color="tab:blue")
+    axes[1].set_ylabel("shoulder rise (px)")
+    axes[1].set_xlabel("time (s)")
+    save_figure(fig, path)
+
+
+def _parse_size(size) -> tuple[int, int]:
+    if isinstance(size, str):
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise InputError(f"size must be WxH, e.g. 320x240, got {size!r}") from None
+        return w, h
+    return tuple(size)
+
+
+def run_demo(
+    out_dir: Path,
+    task: str = "A",
+    duration_s: float = 20.0,
+    size="320x240",
+    fps: float = 30.0,
+    seed: int = 7,
+    device: str = "auto",
+    magnify: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run the demo; returns a summary dict (also written to ``out_dir/summary.json``)."""
+    import json  # noqa: PLC0415
+
+    from physio.io import video_write  # noqa: PLC0415
+    from physio.magnify.base import resolve_device  # noqa: PLC0415
+    from physio.models import models_dir  # noqa: PLC0415
+    from physio.synth import synth_session  # noqa: PLC0415
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(None if device == "auto" else device)
+    t0 = time.time()
+    log(f"[1/4] generating a synthetic session (task {task}, {duration_s:g} s, {size}, {fps:g} fps, seed {seed}) …")
+    sess = synth_session(task=task, duration_s=duration_s, size=_parse_size(size), fps=fps, seed=seed)
+    video_write(out / "session.mp4", sess.frames, fps=sess.fps)
+    _signal_figure(sess, out / "signals.png")
+    summary: dict = {
+        "session": {"task": task, "frames": len(sess.frames), "fps": fps, "size": list(sess.frames.shape[2:0:-1]),
+                    "true_hr_bpm": round(sess.hr_bpm, 2), "true_br_bpm": round(sess.br_bpm, 2)},
+        "files": ["session.mp4", "signals.png"],
+        "device": str(dev),
+    }
+    log(f"      wrote {out / 'session.mp4'} and {out / 'signals.png'} (true HR {sess.hr_bpm:.1f} bpm, "
+        f"BR {sess.br_bpm:.1f} /min)")
+
+    log("[2/4] measuring HR and BR …")
+    summary["rates"] = _demo_rates(sess, dev, models_dir(), log)
+
+    if magnify:
+        log("[3/4] DeepMag: magnifying the pulse and the breathing …")
+        summary["magnified"] = _demo_magnify(sess, dev, models_dir(), out, log)
+        summary["files"] += summary["magnified"].pop("files", [])
+    summary["wall_s"] = round(time.time() - t0, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(f"[4/4] done in {summary['wall_s']} s; everything is in {out}/")
+    return summary
+
+
+def _demo_rates(sess, dev, mdir: Path, log) -> dict:
+    from physio.measure import cnn_signal  # noqa: PLC0415
+    from physio.rates import estimate_rate  # noqa: PLC0415
+    from physio.represent.compute import RepresentationSpec, box_from_mask  # noqa: PLC0415
+    from physio.rppg import rppg_pulse, skin_rgb_means  # noqa: PLC0415
+
+    res: dict = {}
+    rgb = skin_rgb_means(sess.frames, sess.masks["skin"])
+    pos = rppg_pulse(rgb, sess.fps, "pos")
+    hr_pos = estimate_rate(pos, sess.fps, "pulse", derivative=False).rate_per_min
+    res["pos_hr_bpm"] = round(hr_pos, 2)
+    log(f"      POS (skin mask): HR {hr_pos:.1f} bpm   (truth {sess.hr_bpm:.1f})")
+    for source, name, mask in (("pulse", "pulse_cnn", "skin"), ("resp", "resp_cnn", "torso")):
+        path = mdir / f"{name}.pt"
+        if not path.exists():
+            log(f"      {name}: no shipped weights at {path}; skipped")
+            continue
+        from physio.models import load_net  # noqa: PLC0415
+
+        net, ckpt = load_net(path, dev)
+        spec = RepresentationSpec.from_dict(ckpt["representation"])
+        box = None
+        if spec.roi.startswith("mask:"):
+            mname = spec.roi.split(":", 1)[1]
+            box = box_from_mask(sess.masks[mname], spec.margin)
+        y = cnn_signal(iter([sess.frames]), net, spec, box, dev)
+        rate = estimate_rate(y, sess.fps, source, derivative=True).rate_per_min
+        truth = sess.hr_bpm if source == "pulse" else sess.br_bpm
+        key = "cnn_hr_bpm" if source == "pulse" else "cnn_br_bpm"
+        res[key] = round(rate, 2)
+        log(f"      {name}: {'HR' if source == 'pulse' else 'BR'} {rate:.1f} /min   (truth {truth:.1f})")
+    return res
+
+
+def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
+    from physio.figures import scanline_figure  # noqa: PLC0415
+    from physio.magnify.deepmag import DeepMag  # noqa: PLC0415
+    from physio.magnify.outputs import ScanlineRecorder, SideBySideWriter  # noqa: PLC0415
+    from physio.models import load_net  # noqa: PLC0415
+    from physio.represent.compute import box_from_mask  # noqa: PLC0415
+
+    res: dict = {"files": []}
+    face = box_from_mask(sess.masks["face"], 0.0)
+    for source, name in (("pulse", "pulse_cnn"), ("resp", "resp_cnn")):
+        path = mdir / f"{name}.pt"
+        if not path.exists():
+            log(f"      {name}: no shipped weights; {source} magnification skipped")
+            continue
+        net, ckpt = load_net(path, dev)
+        rep = ckpt["representation"]
+        gamma = 1e-3 if source == "pulse" else 3.6e-2
+        mag = DeepMag(net, source, gamma=gamma, size=int(rep["size"]), level=int(rep.get("level", 1)), device=str(dev))
+        chunks = [sess.frames[i : i + 64] for i in range(0, len(sess.frames), 64)]
+        outs = list(mag.stream(iter(chunks), sess.fps))
+        magnified = np.concatenate(outs)
+        from physio.io import video_write  # noqa: PLC0415
+
+        video_write(out / f"deepmag_{source}.mp4", magnified, fps=sess.fps)
+        with SideBySideWriter(out / f"deepmag_{source}_side_by_side.mp4", sess.fps,
+                              labels=("original", f"DeepMag {source} (gamma {gamma:g})")) as w:
+            w.write(sess.frames, magnified)
+        y = (face[1] + face[3]) // 2 if source == "pulse" else int(np.median(np.nonzero(sess.masks["shoulders"])[0]))
+        rec = {k: ScanlineRecorder(("h", y)) for k in ("original", "DeepMag")}
+        rec["original"].update(sess.frames)
+        rec["DeepMag"].update(magnified)
+        scanline_figure({k: r.result() for k, r in rec.items()}, sess.fps, rec["original"].describe(),
+                        frame=sess.frames[0], path=out / f"deepmag_{source}_scanline.png")
+        change = np.abs(magnified.astype(np.float32) - sess.frames).mean()
+        res[source] = {"gamma": gamma, "mean_abs_change": round(float(change), 3)}
+        res["files"] += [f"deepmag_{source}.mp4", f"deepmag_{source}_side_by_side.mp4", f"deepmag_{source}_scanline.png"]
+        log(f"      wrote deepmag_{source}.mp4, its side-by-side and scan-line figure (gamma {gamma:g})")
+    return res
