@@ -65,21 +65,6 @@ def _cpu_name() -> str:
     return platform.processor() or "cpu"
 
 
-def _no_pyav_log_callback() -> None:
-    """``physio.io`` installs PyAV's Python log callback, which can deadlock FFmpeg's threaded decoder
-    (PyAV issues #751, #909); use PyAV's default (no callback) until ``physio.io`` changes."""
-    import physio.io as pio  # noqa: PLC0415
-
-    original = pio._import_av
-
-    def import_av():
-        av = original()
-        av.logging.set_level(None)
-        return av
-
-    pio._import_av = import_av
-
-
 def _per_frame_ms(fn, frames: np.ndarray, warmup: int = 5) -> float:
     for f in frames[:warmup]:
         fn(f)
@@ -131,8 +116,6 @@ def main() -> None:
     import av  # noqa: PLC0415
     import cv2  # noqa: PLC0415
     import mediapipe  # noqa: PLC0415
-
-    _no_pyav_log_callback()
     reader = VideoReader(args.clip, size=(WIDTH, HEIGHT), chunk_size=args.frames + 5)
     with closing(reader.chunks()) as chunks:
         frames = next(chunks)

@@ -44,7 +44,8 @@ def _import_av():
         import av  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - av is a hard dependency
         raise VideoReadError("PyAV (package 'av') is required for video I/O") from exc
-    av.logging.set_level(av.logging.PANIC)
+    # Do not route FFmpeg's logs through PyAV's Python handler (av.logging.set_level): with threaded
+    # decoding that handler can deadlock (PyAV issues #751, #909); PyAV's default leaves it off.
     return av
 
 

@@ -30,26 +30,6 @@ CSV_COLUMNS = ["frame", "time_s", "face_x0", "face_y0", "face_x1", "face_y1", "f
 
 
 # --- fixtures -----------------------------------------------------------------------------------------
-@pytest.fixture(autouse=True, scope="module")
-def _no_pyav_log_callback():
-    """Work around an intermittent decoder deadlock: ``physio.io`` sets ``av.logging.set_level(PANIC)``,
-    which installs PyAV's Python log callback; an FFmpeg worker thread logging an error then waits for
-    the GIL (PyAV issues #751, #909).  Seen here in 2 of 3 runs of ``physio roi`` (second pass), never
-    with PyAV's default ``set_level(None)``.  Remove once ``physio.io`` no longer installs the callback."""
-    import physio.io as pio
-
-    original = pio._import_av
-
-    def import_av():
-        av = original()
-        av.logging.set_level(None)
-        return av
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pio, "_import_av", import_av)
-        yield
-
-
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
     skimage_data = pytest.importorskip("skimage.data")
