@@ -134,3 +134,174 @@ def crop_box_union(boxes: np.ndarray, shape_hw: tuple[int, int], margin: float =
 
 
 __all__ += ["crop_box_union", "crop"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# classical respiration estimate: vertical motion of the torso region
+# ---------------------------------------------------------------------------------------------------
+def torso_motion_signal(chunks: Iterable[np.ndarray], box=None, progress=None) -> np.ndarray:
+    """Vertical displacement (pixels) of a region between consecutive frames, by phase correlation.
+
+    Returns ``(T-1,)`` per-frame-pair vertical shifts (positive: the region moves up), a derivative
+    of the region's vertical position — the classical, network-free breathing signal.
+    """
+    import cv2  # noqa: PLC0415
+
+    prev = None
+    win = None
+    out: list[float] = []
+    for chunk in chunks:
+        if progress is not None:
+            progress(len(chunk))
+        region = crop(np.asarray(chunk), box)
+        for frame in region:
+            g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+            if win is None:
+                win = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_64F)
+            if prev is not None:
+                (dx, dy), _ = cv2.phaseCorrelate(prev, g, win)
+                out.append(-dy)
+            prev = g
+    if not out:
+        raise InputError("video too short: no frame pairs to measure")
+    return np.asarray(out)
+
+
+def _rate(signal, fps, source, derivative, bands):
+    from physio.rates import estimate_rate  # noqa: PLC0415
+
+    return estimate_rate(signal, fps, source, derivative=derivative, bands=bands)
+
+
+def measure_rates(
+    video,
+    method: str = "cnn",
+    resp_method: str = "cnn",
+    roi: str = "face",
+    detector: str = "mesh",
+    every: int = 1,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    pulse_model: str = "pulse_cnn",
+    resp_model: str = "resp_cnn",
+    bands: str = "deepmag",
+    device: str | None = None,
+    min_face_fraction: float = 0.5,
+    progress: bool = True,
+) -> tuple[RatesReport, dict]:
+    """HR and BR of a video: ROI → representation → network (or rPPG / motion) → rates.
+
+    Returns the report and a dict of arrays (``pulse_wave``, ``resp_wave``, their ``*_fs``, boxes) for
+    plots and CSVs.  See ``docs/rates.md`` and ``physio rates --help``.
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from physio.io import VideoReader  # noqa: PLC0415
+    from physio.magnify.base import resolve_device  # noqa: PLC0415
+    from physio.models import load_net  # noqa: PLC0415
+
+    if method not in ("cnn", "pos", "chrom", "green"):
+        raise InputError(f"unknown method {method!r}; valid: cnn, pos, chrom, green")
+    if resp_method not in ("cnn", "motion"):
+        raise InputError(f"unknown resp method {resp_method!r}; valid: cnn, motion")
+    if roi not in ("face", "full"):
+        raise InputError(f"roi must be 'face' or 'full', got {roi!r}")
+    dev = resolve_device(device)
+
+    def reader():
+        return VideoReader(video, chunk_size=64, start_s=start_s, end_s=end_s, fps=fps)
+
+    r0 = reader()
+    n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
+
+    def bar(desc):
+        return tqdm(total=n, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
+
+    extra: dict = {"frames": n, "roi": roi, "video": str(video)}
+    track = None
+    face_box = torso_box = None
+    if roi == "face":
+        from physio.roi import roi_detect  # noqa: PLC0415
+
+        with bar("regions") as b:
+            def counted(it):
+                for c in it:
+                    b.update(len(c))
+                    yield c
+
+            track = roi_detect(counted(reader().chunks()), rate_fps, roi="face", detector=detector, every=every,
+                               min_face_fraction=min_face_fraction, source=str(video))
+        face_box = crop_box_union(track.boxes("face"), hw, margin=0.1)
+        tb = track.boxes("torso")
+        torso_box = crop_box_union(tb, hw, margin=0.0) if np.isfinite(np.asarray(tb, float)).all(axis=1).any() else None
+        extra["face_box"] = list(face_box)
+        extra["torso_box"] = None if torso_box is None else list(torso_box)
+        extra["roi_summary"] = track.summary()
+
+    arrays: dict = {"fps": rate_fps}
+    # -- pulse
+    if method == "cnn":
+        net, ckpt = load_net(pulse_model, dev)
+        spec = RepresentationSpec.from_dict(ckpt["representation"])
+        with bar("pulse (PulseNet)") as b:
+            y = cnn_signal(reader().chunks(), net, spec, face_box, dev, progress=b.update)
+        pulse = _rate(y, rate_fps, "pulse", True, bands)
+        extra["pulse_model"] = str(pulse_model)
+    else:
+        from physio.rppg import rppg_pulse  # noqa: PLC0415
+
+        means = []
+        with bar(f"pulse ({method.upper()})") as b:
+            i = 0
+            for chunk in reader().chunks():
+                for frame in chunk:
+                    if track is None:
+                        m = np.ones(frame.shape[:2], bool)
+                    else:
+                        m = track.face_mask(i, frame)
+                        if not m.any():
+                            m = np.zeros(frame.shape[:2], bool)
+                    means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
+                    i += 1
+                b.update(len(chunk))
+        rgb = np.asarray(means)
+        bad = ~np.isfinite(rgb).all(axis=1)
+        if bad.all():
+            raise InputError(f"{video}: the skin mask is empty in every frame")
+        if bad.any():  # hold the last valid value over frames without skin pixels
+            idx = np.where(~bad, np.arange(len(rgb)), 0)
+            np.maximum.accumulate(idx, out=idx)
+            rgb = rgb[idx]
+        wave = rppg_pulse(rgb, rate_fps, method)
+        pulse = _rate(wave, rate_fps, "pulse", False, bands)
+    # -- respiration
+    if resp_method == "cnn":
+        net, ckpt = load_net(resp_model, dev)
+        spec = RepresentationSpec.from_dict(ckpt["representation"])
+        with bar("respiration (RespNet)") as b:
+            yr = cnn_signal(reader().chunks(), net, spec, torso_box, dev, progress=b.update)
+        extra["resp_model"] = str(resp_model)
+    else:
+        with bar("respiration (torso motion)") as b:
+            yr = torso_motion_signal(reader().chunks(), torso_box, progress=b.update)
+    try:
+        resp = _rate(yr, rate_fps, "resp", True, bands)
+    except InputError as exc:  # e.g. shorter than one breathing period
+        resp = None
+        extra["br_error"] = str(exc)
+    report = RatesReport(
+        hr_bpm=round(float(pulse.rate_per_min), 3),
+        br_bpm=None if resp is None else round(float(resp.rate_per_min), 3),
+        hr_series=pulse.series,
+        br_series=[] if resp is None else resp.series,
+        method=method,
+        fps=rate_fps,
+        extra={**extra, "resp_method": resp_method, "bands": bands, "device": str(dev)},
+    )
+    arrays["pulse_wave"] = pulse.waveform
+    arrays["resp_wave"] = None if resp is None else resp.waveform
+    return report, arrays
+
+
+__all__ += ["torso_motion_signal", "measure_rates"]

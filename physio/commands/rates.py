@@ -1,0 +1,160 @@
+"""``physio rates``: heart rate and breathing rate of a video, no ground truth needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+NAME = "rates"
+HELP = "measure heart rate and breathing rate of a video (shipped networks or rPPG)"
+DESCRIPTION = (
+    "Face/torso regions -> representations -> shipped PulseNet and RespNet (or POS/CHROM/GREEN on the skin "
+    "mask for the pulse) -> HR and BR, whole-video and over sliding windows. --json prints one JSON object "
+    "with hr_bpm, br_bpm, hr_series, br_series, method, fps; -o DIR also writes waveforms.csv, series.csv "
+    "and rates.png; --truth FILE scores against a ground-truth signal."
+)
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video")
+    p.add_argument("--method", default="cnn", choices=("cnn", "pos", "chrom", "green"),
+                   help="pulse estimator (default cnn = shipped PulseNet)")
+    p.add_argument("--resp-method", default="cnn", choices=("cnn", "motion"),
+                   help="breathing estimator: shipped RespNet, or vertical torso motion by phase correlation")
+    p.add_argument("--roi", default="face", choices=("face", "full"),
+                   help="face = detect face/torso (fails clearly if none); full = the whole frame, explicitly")
+    p.add_argument("--detector", default="mesh", choices=("mesh", "detection", "haar"))
+    p.add_argument("--every", type=int, default=1, help="run the face detector every K frames (tracking between)")
+    p.add_argument("--fps", type=float, help="frame-rate override")
+    p.add_argument("--start", type=float, metavar="S")
+    p.add_argument("--end", type=float, metavar="S")
+    p.add_argument("--bands", default="deepmag", choices=("deepmag", "rppg-toolbox", "mtts-can"),
+                   help="pass bands: deepmag 0.7-2.5/0.16-0.5 Hz (default), rppg-toolbox 0.6-3.3/0.13-0.5 Hz")
+    p.add_argument("--pulse-model", default="pulse_cnn", help="shipped name or checkpoint path")
+    p.add_argument("--resp-model", default="resp_cnn", help="shipped name or checkpoint path")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--truth", metavar="FILE",
+                   help="ground truth: CSV with time_s and pulse and/or resp columns (as `physio cohort export` writes)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-o", "--out", metavar="DIR", help="also write waveforms.csv, series.csv and rates.png here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _load_truth(path: str) -> dict:
+    import pandas as pd  # noqa: PLC0415
+
+    from physio.errors import InputError  # noqa: PLC0415
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such truth file")
+    try:
+        df = pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{p}: not a readable CSV ({exc})") from None
+    if "time_s" not in df.columns or not ({"pulse", "resp"} & set(df.columns)):
+        raise InputError(f"{p}: needs a time_s column and a pulse and/or resp column; has {list(df.columns)}")
+    t = df["time_s"].to_numpy(float)
+    if len(t) < 3 or np.any(np.diff(t) <= 0):
+        raise InputError(f"{p}: time_s must increase strictly")
+    out = {"fs": 1.0 / float(np.median(np.diff(t)))}
+    for k in ("pulse", "resp"):
+        if k in df.columns and np.isfinite(df[k].to_numpy(float)).all():
+            out[k] = df[k].to_numpy(float)
+    return out
+
+
+def _score(report, arrays, truth: dict) -> dict:
+    from physio.rates import estimate_rate, snr_db  # noqa: PLC0415
+
+    res = {}
+    for key, source, series_key in (("pulse", "pulse", "hr"), ("resp", "resp", "br")):
+        if key not in truth:
+            continue
+        est = estimate_rate(truth[key], truth["fs"], source, derivative=False, bands=report.extra["bands"])
+        pred = report.hr_bpm if source == "pulse" else report.br_bpm
+        entry = {"truth": round(est.rate_per_min, 3), "abs_error": None if pred is None else round(abs(pred - est.rate_per_min), 3)}
+        series = report.hr_series if source == "pulse" else report.br_series
+        if series and est.series:
+            tt = np.array([s[0] for s in est.series])
+            tv = np.array([s[1] for s in est.series])
+            pv = np.array([v for _, v in series])
+            pt = np.array([t for t, _ in series])
+            ref = np.interp(pt, tt, tv)
+            entry["series_mae"] = round(float(np.mean(np.abs(pv - ref))), 3)
+        if source == "pulse":
+            entry["snr_db"] = round(float(snr_db(arrays["pulse_wave"], report.fps, est.rate_per_min)), 3)
+        res[series_key] = entry
+    return res
+
+
+def _write_outputs(out: Path, report, arrays) -> list[str]:
+    import pandas as pd  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    fps = report.fps
+    pw = arrays["pulse_wave"]
+    rw = arrays["resp_wave"]
+    n = len(pw)
+    df = pd.DataFrame({"time_s": np.arange(n) / fps, "pulse_wave": pw,
+                       "resp_wave": rw if rw is not None and len(rw) == n else np.full(n, np.nan)})
+    files = []
+    for name, frame in (("waveforms.csv", df), ("series.csv", pd.DataFrame(
+        [{"signal": "hr", "t": t, "value": v} for t, v in report.hr_series]
+        + [{"signal": "br", "t": t, "value": v} for t, v in report.br_series]))):
+        tmp = out / f".{name}.partial-{os.getpid()}"
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+        os.replace(tmp, out / name)
+        files.append(str(out / name))
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    from physio.figures import save_figure  # noqa: PLC0415
+
+    fig = Figure(figsize=(10, 6.5), layout="constrained")
+    ax = fig.subplots(4, 1)
+    t = np.arange(n) / fps
+    ax[0].plot(t, pw, lw=0.7, color="tab:red")
+    ax[0].set_ylabel("pulse")
+    ax[0].set_title(f"HR {report.hr_bpm:.1f} bpm, BR {report.br_bpm if report.br_bpm is None else round(report.br_bpm, 1)} /min ({report.method})")
+    if rw is not None:
+        ax[1].plot(np.arange(len(rw)) / fps, rw, lw=0.7, color="tab:blue")
+    ax[1].set_ylabel("respiration")
+    if report.hr_series:
+        ax[2].plot(*zip(*report.hr_series), "o-", ms=3, color="tab:red")
+    ax[2].set_ylabel("HR (bpm)")
+    if report.br_series:
+        ax[3].plot(*zip(*report.br_series), "o-", ms=3, color="tab:blue")
+    ax[3].set_ylabel("BR (/min)")
+    ax[3].set_xlabel("time (s)")
+    save_figure(fig, out / "rates.png")
+    files.append(str(out / "rates.png"))
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from physio.measure import measure_rates  # noqa: PLC0415
+
+    truth = _load_truth(args.truth) if args.truth else None
+    report, arrays = measure_rates(
+        args.video, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,
+        every=args.every, fps=args.fps, start_s=args.start, end_s=args.end, pulse_model=args.pulse_model,
+        resp_model=args.resp_model, bands=args.bands, device=None if args.device == "auto" else args.device,
+        progress=not args.quiet,
+    )
+    if truth is not None:
+        report.extra["truth"] = _score(report, arrays, truth)
+    if args.out:
+        report.extra["files"] = _write_outputs(Path(args.out), report, arrays)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        br = "n/a" if report.br_bpm is None else f"{report.br_bpm:.1f} breaths/min"
+        print(f"{args.video}: HR {report.hr_bpm:.1f} bpm ({report.method}), BR {br} ({args.resp_method})")
+        if truth is not None:
+            print("truth: " + json.dumps(report.extra["truth"]), file=sys.stdout)
+    return 0

@@ -1,0 +1,61 @@
+"""`physio rates` end to end: JSON contract, outputs, truth scoring, clear failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import pulsing_frames
+from physio.cli import main
+from physio.io import video_write
+from physio.models import models_dir
+
+
+@pytest.fixture(scope="module")
+def pulsing_video(tmp_path_factory):
+    d = tmp_path_factory.mktemp("v")
+    frames, pulse = pulsing_frames(84, 20.0, 15.0, h=48, w=64, amp=3.0)
+    path = video_write(d / "pulse.mp4", frames, fps=15.0, lossless=True)
+    t = np.arange(len(frames)) / 15.0
+    pd.DataFrame({"time_s": t, "pulse": pulse}).to_csv(d / "truth.csv", index=False)
+    return path, d / "truth.csv"
+
+
+def test_rates_pos_full_frame_json_and_outputs(pulsing_video, tmp_path, capsys):
+    video, truth = pulsing_video
+    rc = main(["rates", str(video), "--method", "pos", "--resp-method", "motion", "--roi", "full", "--json",
+               "-q", "-o", str(tmp_path / "o"), "--truth", str(truth)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"hr_bpm", "br_bpm", "hr_series", "br_series", "method", "fps"} <= set(out)
+    assert out["method"] == "pos" and out["fps"] == pytest.approx(15.0)
+    assert abs(out["hr_bpm"] - 84) < 2
+    assert all({"t", "value"} == set(s) for s in out["hr_series"])
+    assert out["truth"]["hr"]["abs_error"] < 2
+    for name in ("waveforms.csv", "series.csv", "rates.png"):
+        assert (tmp_path / "o" / name).stat().st_size > 0
+
+
+def test_rates_no_face_fails_clearly(tmp_path, capsys):
+    noise = np.random.default_rng(0).integers(0, 255, (30, 64, 64, 3), dtype=np.uint8)
+    video = video_write(tmp_path / "noise.mp4", noise, fps=10)
+    rc = main(["rates", str(video), "--method", "pos", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("physio: error:") and "face" in err[-1]
+
+
+def test_rates_missing_video(tmp_path, capsys):
+    assert main(["rates", str(tmp_path / "nope.mp4"), "-q"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (models_dir() / "pulse_cnn.pt").exists(), reason="shipped PulseNet not present")
+def test_rates_cnn_on_mit_face(shared_data, capsys):
+    """The real clip evm_mit/face.mp4: MIT's pulse band is 50–60 bpm."""
+    rc = main(["rates", str(shared_data / "evm_mit" / "face.mp4"), "--json", "-q"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 50 <= out["hr_bpm"] <= 60, out["hr_bpm"]
