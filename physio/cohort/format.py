@@ -513,6 +513,11 @@ class Cohort:
         try:
             self.h5 = h5py.File(self.path, mode)
         except OSError as exc:
+            if "lock" in str(exc).lower():
+                raise CohortSchemaError(
+                    f"{self.path}: is open for {'writing' if mode == 'r' else 'reading or writing'} in another "
+                    f"process (HDF5 file lock); close it first"
+                ) from None
             raise CohortSchemaError(f"{self.path}: not a readable HDF5 file ({exc})") from None
         fmt = _decode_attr(self.h5.attrs.get("format", ""))
         if fmt != FORMAT_NAME:

@@ -468,3 +468,122 @@ class DeepMag(Magnifier):
             if progress is not None:
                 progress(len(out))
             yield out
+
+
+# ---------------------------------------------------------------------------------------------------
+# factory for `physio magnify --method deepmag` (registered in physio.magnify.registry)
+# ---------------------------------------------------------------------------------------------------
+ROI_FROM_REPRESENTATION = {"mask:face": "face", "mask:skin": "face", "mask:torso": "torso", "mask:shoulders": "torso"}
+
+
+def detect_box(frames: np.ndarray, fps: float, region: str, margin: float = 0.1) -> tuple[int, int, int, int]:
+    """Fixed face or torso box of a short stretch of frames (ROI tracker, union of the per-frame boxes)."""
+    from physio.measure import crop_box_union  # noqa: PLC0415
+    from physio.roi import roi_detect  # noqa: PLC0415
+
+    track = roi_detect(iter([frames]), fps, roi="face", torso=(region == "torso"))
+    boxes = track.boxes("face" if region == "face" else "torso")
+    return crop_box_union(boxes, frames.shape[1:3], margin=margin if region == "face" else 0.0)
+
+
+class _AutoBoxDeepMag(DeepMag):
+    """DeepMag whose region (face or torso) is detected on the first seconds of the stream."""
+
+    def __init__(self, *args, region: str = "face", detect_s: float = 3.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = region
+        self.detect_s = float(detect_s)
+
+    def stream(self, chunks, fps, progress=None, record: bool = False):
+        if self.box is not None:
+            yield from super().stream(chunks, fps, progress=progress, record=record)
+            return
+        it = iter(chunks)
+        head: list[np.ndarray] = []
+        need = max(2, int(round(self.detect_s * fps)))
+        for c in it:
+            c = np.asarray(c)
+            head.append(c if c.ndim == 4 else c[None])
+            if sum(len(h) for h in head) >= need:
+                break
+        if not head:
+            raise InputError("no frames to magnify")
+        self.box = detect_box(np.concatenate(head), fps, self.region)
+
+        def chained():
+            yield from head
+            yield from it
+
+        yield from super().stream(chained(), fps, progress=progress, record=record)
+
+
+def deepmag_magnifier(
+    band_hz=None,
+    source: str = "pulse",
+    gamma: float | None = None,
+    iterations: int = 20,
+    model: str | None = None,
+    roi: str = "auto",
+    l1: str = "mean",
+    sign_correction: str = "on",
+    phase_update: str = "change",
+    device: str | None = None,
+    alpha: float | None = None,
+    level: int | None = None,
+    block_frames: int = 256,
+) -> DeepMag:
+    """Build DeepMag for ``physio magnify``: loads the shipped (or given) network for ``source``.
+
+    ``roi="auto"`` uses the region the network was trained on (its checkpoint's representation):
+    the face for the shipped PulseNet, the torso for the shipped RespNet, detected on the video's first
+    3 s; ``"full"`` is the whole frame (the paper's setting).  ``l1="off"`` and
+    ``sign_correction="off"`` are the §5.4 ablations.
+    """
+    from physio.models import load_net  # noqa: PLC0415
+
+    if alpha is not None:
+        raise InputError("DeepMag's magnification is set by --gamma (step size) and --iterations, not --alpha")
+    if source not in ("pulse", "resp"):
+        raise InputError(f"source must be pulse or resp, got {source!r}")
+    dev = resolve_device(device)
+    net, ckpt = load_net(model or f"{source}_cnn", dev)
+    if ckpt.get("source") != source:
+        raise InputError(f"model {model or source + '_cnn'} predicts {ckpt.get('source')!r}, not {source!r}")
+    rep = ckpt["representation"]
+    if level is not None and source == "resp" and int(level) != int(rep.get("level", level)):
+        raise InputError(f"the network was trained on pyramid level {rep.get('level')}; --level {level} does not match")
+    if roi == "auto":
+        roi = ROI_FROM_REPRESENTATION.get(rep.get("roi", "full"), "full")
+    if roi not in ("full", "face", "torso"):
+        raise InputError(f"roi must be auto, full, face or torso, got {roi!r}")
+    kwargs = dict(
+        gamma=gamma, iterations=iterations, band_hz=band_hz, size=int(rep["size"]), level=int(rep.get("level", 1)),
+        l1="mean" if l1 == "off" else l1, l1_normalize=(l1 != "off"), sign_correct=(sign_correction == "on"),
+        phase_update=phase_update, block_frames=block_frames, device=str(dev),
+    )
+    if roi == "full":
+        return DeepMag(net, source, **kwargs)
+    return _AutoBoxDeepMag(net, source, region=roi, **kwargs)
+
+
+try:  # register with `physio magnify`
+    from physio.magnify.registry import CliOption, register
+
+    register(
+        "deepmag",
+        deepmag_magnifier,
+        help="DeepMag (Chen & McDuff 2020): source-specific magnification by gradient ascent through PulseNet/RespNet",
+        options=(
+            CliOption("--gamma", float, "step size γ (default 6e-5 pulse, 3.6e-3 respiration; negative attenuates)"),
+            CliOption("--iterations", int, "N, gradient-ascent iterations (default 20)"),
+            CliOption("--model", str, "network: shipped name or checkpoint path (default <source>_cnn)"),
+            CliOption("--roi", str, "region: auto (what the network was trained on), full, face, torso",
+                      choices=("auto", "full", "face", "torso")),
+            CliOption("--l1", str, "L1 normalisation: mean (default), sum (literal), off (ablation)",
+                      choices=("mean", "sum", "off")),
+            CliOption("--sign-correction", str, "on (default) or off (ablation)", choices=("on", "off")),
+            CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
+        ),
+    )
+except ImportError:  # pragma: no cover - the registry is optional for library use
+    pass
