@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from physio.errors import PhysioWarning
+from physio.errors import PhysioError, PhysioWarning
 from physio.measure import measure_rates
 
 
@@ -35,9 +35,13 @@ def main(argv=None) -> int:
     for rel, roi, ref, ref_v in clips:
         row = []
         for m in methods:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", PhysioWarning)
-                rep, _ = measure_rates(data / rel, method=m, resp_method="motion", roi=roi, progress=False)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", PhysioWarning)
+                    rep, _ = measure_rates(data / rel, method=m, resp_method="motion", roi=roi, progress=False)
+            except PhysioError as exc:  # reported, e.g. frames with a black channel break POS/CHROM
+                row.append(f"error: {str(exc).split(':')[-1].strip()[:60]}")
+                continue
             v = rep.hr_bpm
             row.append(f"{v:.1f}" + ("" if ref_v is None else f" ({v - ref_v:+.1f})"))
         print(f"| {rel} | {roi} | {ref} | " + " | ".join(row) + " |", flush=True)
