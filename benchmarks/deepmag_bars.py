@@ -49,8 +49,12 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=450, help="frames per session (from the start)")
     p.add_argument("--evm", action="store_true", help="also run EVM at DeepMag's gain (needs physio.magnify.registry)")
     p.add_argument("--out")
+    p.add_argument("--source", default="pulse", choices=("pulse", "resp"))
+    p.add_argument("--resp-gamma", type=float, default=3.6e-3)
     args = p.parse_args(argv)
     torch.manual_seed(0)
+    if args.source == "resp":
+        return _resp(args)
     net, ckpt = load_net("pulse_cnn")
     rep = ckpt["representation"]
     mults = [float(g) for g in args.gammas.split(",")]
@@ -89,6 +93,51 @@ def main(argv=None) -> int:
     if args.out:
         with open(args.out, "w") as fh:
             fh.write(text + "\n")
+    return 0
+
+
+def _resp(args) -> int:
+    """Respiration: gain = in-band RMS of the shoulders' vertical motion, output over input; fidelity =
+    r between DeepMag's change and `resp_x{α}` − original inside the shoulder band (dilated)."""
+    import cv2
+
+    from physio.cohort import Cohort
+    from physio.magnify.deepmag import DeepMag
+    from physio.magnify.quality import band_rms, change_correlation, psnr_ssim, vertical_motion
+    from physio.models import load_net
+    from physio.represent.compute import box_from_mask
+
+    net, ckpt = load_net("resp_cnn")
+    rep = ckpt["representation"]
+    band = (0.16, 0.5)
+    results = []
+    with Cohort(args.cohort) as c:
+        for key in args.sessions.split(","):
+            s = c[key]
+            n = min(args.frames, s.n_frames)
+            frames = s.read_frames(0, n)
+            fps = s.fps
+            sh = s.mask("shoulders")
+            sh = cv2.dilate(sh.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            sbox = box_from_mask(sh, 0.2)
+            box = box_from_mask(s.mask("torso")[:n], rep.get("margin", 0.0))
+            name = f"resp_x{args.alpha:g}"
+            truth = s.read_frames(0, n, video=name) if name in s.video_names else None
+            base = band_rms(vertical_motion(frames, sbox), fps, band)
+            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}}
+            for m in (float(g) for g in args.gammas.split(",")):
+                mag = DeepMag(net, "resp", gamma=args.resp_gamma * m, size=int(rep["size"]),
+                              level=int(rep["level"]), box=box, device="cpu")
+                out = _run(mag, frames, fps)
+                row["gain"][f"{m:g}x"] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
+                if m == 1.0:
+                    ps, ss = psnr_ssim(out, frames)
+                    row.update(psnr=round(ps, 2), ssim=round(ss, 4))
+                    if truth is not None:
+                        row["fidelity_r"] = round(change_correlation(out, frames, truth, sh, fps, band), 3)
+                        row["truth_gain"] = round(band_rms(vertical_motion(truth, sbox), fps, band) / base, 3)
+            results.append(row)
+            print(json.dumps(row), flush=True)
     return 0
 
 
