@@ -139,7 +139,7 @@ def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
             continue
         net, ckpt = load_net(path, dev)
         rep = ckpt["representation"]
-        gamma = 1e-3 if source == "pulse" else 3.6e-2
+        gamma = 5e-4 if source == "pulse" else 3.6e-2
         mag = DeepMag(net, source, gamma=gamma, size=int(rep["size"]), level=int(rep.get("level", 1)), device=str(dev))
         chunks = [sess.frames[i : i + 64] for i in range(0, len(sess.frames), 64)]
         outs = list(mag.stream(iter(chunks), sess.fps))

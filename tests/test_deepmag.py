@@ -90,3 +90,9 @@ def test_feather_window():
     w = feather_window(20, 40, 0.25)
     assert w.shape == (20, 40) and float(w[10, 20]) == 1.0
     assert 0 < float(w[0, 0]) < 0.05 and torch.all(w >= 0) and torch.all(w <= 1)
+
+
+def test_huge_gamma_stays_finite_and_in_range(clip):
+    """A step far beyond the paper's must not crash the reconstruction (intensities clipped at 0)."""
+    out = np.concatenate(list(_pulse_mag(gamma=0.05).stream(iter([clip]), 10.0)))
+    assert out.shape == clip.shape and out.dtype == np.uint8

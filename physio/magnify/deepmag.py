@@ -320,7 +320,9 @@ class DeepMag(Magnifier):
                     yield first[None]
                 # frames emitted … emitted + n − 1 are rebuilt from samples emitted−1 … emitted+n−2
                 xbar = xbar.clamp(-1 + 1e-6, 1 - 1e-6)
-                rec = nfd_inverse(xbar.double(), recon_prev.double(), NFD_EPS)[1:].float()  # (n, 3, L, L)
+                # intensities stay non-negative: a magnified frame that would go below 0 is clipped there
+                rec = nfd_inverse(xbar.double(), recon_prev.double().clamp_min(0), NFD_EPS)[1:].float()
+                rec = rec.clamp_min(0)  # (n, 3, L, L)
                 recon_prev = rec[-1]
                 orig_small = torch.stack(small_q[:n])
                 del small_q[:n]
