@@ -255,15 +255,13 @@ def measure_rates(
         with bar(f"pulse ({method.upper()})") as b:
             i = 0
             for chunk in reader().chunks():
-                for frame in chunk:
-                    if track is None:
-                        m = np.ones(frame.shape[:2], bool)
-                    else:
+                if track is None:  # whole frame: one vectorised mean per chunk
+                    means.extend(chunk.reshape(len(chunk), -1, 3).mean(1))
+                else:  # the skin mask is redrawn from each frame's landmarks
+                    for frame in chunk:
                         m = track.face_mask(i, frame)
-                        if not m.any():
-                            m = np.zeros(frame.shape[:2], bool)
-                    means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
-                    i += 1
+                        means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
+                        i += 1
                 b.update(len(chunk))
         rgb = np.asarray(means)
         bad = ~np.isfinite(rgb).all(axis=1)

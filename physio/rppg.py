@@ -26,21 +26,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from physio import PULSE_BAND_HZ
 from physio.errors import InputError
+from physio.rates import _check_fs
 from physio.rates import bandpass_zero_phase
 
 __all__ = ["RPPG_METHODS", "rppg_pulse", "rppg_green", "rppg_chrom", "rppg_pos", "skin_rgb_means"]
 
 _WINDOW_S = 1.6  # de Haan & Jeanne 2013 / Wang et al. 2017 / rPPG-Toolbox
-
-
-def _check_fs(fs_hz: float) -> float:
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InputError(f"fs_hz must be a number, got {fs_hz!r}") from None
-    if not math.isfinite(fs) or fs <= 0:
-        raise InputError(f"fs_hz must be finite and > 0, got {fs_hz!r}")
-    return fs
 
 
 def _check_rgb(rgb, fs_hz: float, window_s: float | None) -> tuple[np.ndarray, int]:

@@ -61,6 +61,14 @@ def butter_bandpass_sos(band_hz: tuple[float, float], fs: float, order: int = 6)
     return sps.butter(order // 2, [lo, hi], btype="bandpass", fs=fs, output="sos")
 
 
+def _reported(chunks, progress):
+    """Yield chunks, telling ``progress`` (if any) how many frames each holds."""
+    for out in chunks:
+        if progress is not None:
+            progress(len(out))
+        yield out
+
+
 def feather_window(h: int, w: int, frac: float, device=None) -> torch.Tensor:
     """``(h, w)`` weights: 1 inside, a raised-cosine taper to 0 over ``frac × min(h, w)`` at the edges."""
     n = max(1, int(round(frac * min(h, w))))
@@ -361,10 +369,7 @@ class DeepMag(Magnifier):
             if dx is None:
                 continue
             bp.push(dx.cpu().numpy())
-            for out in emit(bp.pop()):
-                if progress is not None:
-                    progress(len(out))
-                yield out
+            yield from _reported(emit(bp.pop()), progress)
         if prev_small is None:
             raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
@@ -373,10 +378,7 @@ class DeepMag(Magnifier):
         if bp.total == 0:  # a single frame: nothing to magnify
             yield np.stack(frames_q)
             return
-        for out in emit(bp.pop(final=True)):
-            if progress is not None:
-                progress(len(out))
-            yield out
+        yield from _reported(emit(bp.pop(final=True)), progress)
 
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
     def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
@@ -457,19 +459,13 @@ class DeepMag(Magnifier):
                 continue
             bp.push(integrate(dx, torch.cat(x1_pending)))
             x1_pending.clear()
-            for out in emit(bp.pop()):
-                if progress is not None:
-                    progress(len(out))
-                yield out
+            yield from _reported(emit(bp.pop()), progress)
         if prev is None:
             raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(integrate(dx, torch.cat(x1_pending)))
-        for out in emit(bp.pop(final=True)):
-            if progress is not None:
-                progress(len(out))
-            yield out
+        yield from _reported(emit(bp.pop(final=True)), progress)
 
 
 # ---------------------------------------------------------------------------------------------------
