@@ -1,0 +1,284 @@
+"""Scoring a magnified video against its original while both stream past (``physio compare``).
+
+:class:`ClipScorer` takes aligned ``(original, magnified[, ground truth])`` chunks and keeps only
+per-frame numbers and a bounded set of per-pixel traces, so a long video is never held in memory.
+At the end it reports, for one clip and one method:
+
+* ``psnr``, ``ssim`` — per-frame PSNR/SSIM of the output against the original, averaged (the
+  paper's Table 1); ``fidelity_psnr``, ``fidelity_ssim`` against the ground-truth rendering;
+* ``gain`` — in-band amplitude ratio, output over original, in the source region:
+  pulse: RMS of the band-passed skin-mean green; respiration: the root-mean in-band variance of the
+  luma of the shoulder pixels (a local motion amplitude: for sub-pixel motion an edge pixel's intensity
+  change is proportional to the displacement);
+* ``fidelity_r`` — Pearson r between the method's change and the true change over the source
+  region's pixels and time, both band-passed per pixel;
+* ``leakage`` — mean squared change outside the source region over that inside it;
+* ``hr_bpm`` (POS on the skin-mean colour) and ``br_bpm`` (vertical phase-correlation motion of the
+  torso box) of the *output*, with the same estimators for every method.
+
+:class:`PeakMemory` measures the peak memory a block of code adds (CUDA: allocator peak; CPU: resident
+set size sampled every 5 ms).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from physio.errors import InputError
+
+__all__ = ["ClipRegions", "ClipScorer", "PeakMemory", "MAX_TRACE_PIXELS"]
+
+MAX_TRACE_PIXELS = 20000
+"""Per-pixel traces (gain for respiration, fidelity) keep at most this many pixels (evenly subsampled)."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@dataclass
+class ClipRegions:
+    """Where to measure in one clip.
+
+    skin : callable ``(start, stop) -> (t, H, W) bool``
+        Per-frame skin region (pulse gain, leakage, HR).
+    skin_fixed, shoulders_fixed : ``(H, W) bool``
+        Fixed pixel sets for per-pixel traces (fidelity; respiration gain).
+    torso_box : (x0, y0, x1, y1) or None
+        Region whose vertical motion gives BR.
+    """
+
+    skin: object
+    skin_fixed: np.ndarray
+    shoulders_fixed: np.ndarray
+    torso_box: tuple[int, int, int, int] | None
+
+
+def _subsample(mask: np.ndarray) -> np.ndarray:
+    idx = np.flatnonzero(np.asarray(mask, bool).ravel())
+    if idx.size > MAX_TRACE_PIXELS:
+        idx = idx[np.linspace(0, idx.size - 1, MAX_TRACE_PIXELS).round().astype(int)]
+    return idx
+
+
+class ClipScorer:
+    """Accumulate the scores of one output stream; see the module notes.
+
+    Parameters
+    ----------
+    source : {"pulse", "resp"}
+    fps : float
+    band : (lo, hi)
+        The source's band, Hz (gain, fidelity).
+    regions : ClipRegions
+    light : bool
+        Gain only (calibration): no PSNR/SSIM, fidelity, leakage or rates.
+    """
+
+    def __init__(self, source: str, fps: float, band, regions: ClipRegions, light: bool = False) -> None:
+        if source not in ("pulse", "resp"):
+            raise InputError(f"source must be pulse or resp, got {source!r}")
+        self.source, self.fps, self.band, self.regions, self.light = source, float(fps), tuple(band), regions, light
+        fixed = regions.skin_fixed if source == "pulse" else regions.shoulders_fixed
+        if not np.asarray(fixed).any():
+            raise InputError(f"the {'skin' if source == 'pulse' else 'shoulder'} region is empty")
+        self._idx = _subsample(fixed)
+        self._n = 0
+        self._psnr: list[float] = []
+        self._ssim: list[float] = []
+        self._fpsnr: list[float] = []
+        self._fssim: list[float] = []
+        self._rgb_out: list[np.ndarray] = []
+        self._green_in: list[np.ndarray] = []
+        self._pix_out: list[np.ndarray] = []
+        self._pix_in: list[np.ndarray] = []
+        self._chg: list[np.ndarray] = []
+        self._true_chg: list[np.ndarray] = []
+        self._leak = np.zeros(4)  # sum in, count in, sum out, count out
+        self._prev = None
+        self._win = None
+        self._motion: list[float] = []
+
+    # -- accumulation -------------------------------------------------------------------------------
+    def update(self, orig: np.ndarray, out: np.ndarray, truth: np.ndarray | None = None) -> None:
+        orig, out = np.asarray(orig), np.asarray(out)
+        if orig.shape != out.shape:
+            raise InputError(f"original and output chunks differ in shape: {orig.shape} vs {out.shape}")
+        t = len(orig)
+        skin = np.asarray(self.regions.skin(self._n, self._n + t), bool)
+        self._n += t
+        if self.source == "pulse" or not self.light:
+            counts = np.maximum(skin.sum(axis=(1, 2)), 1)
+            self._rgb_out.append(np.einsum("thwc,thw->tc", out, skin, dtype=np.float64) / counts[:, None])
+            self._green_in.append(np.einsum("thw,thw->t", orig[..., 1], skin, dtype=np.float64) / counts)
+        if self.source == "resp":
+            self._pix_out.append(self._pixels(out))
+            self._pix_in.append(self._pixels(orig))
+        if self.light:
+            return
+        self._frame_quality(orig, out, self._psnr, self._ssim)
+        if truth is not None:
+            truth = np.asarray(truth)
+            if truth.shape != orig.shape:
+                raise InputError(f"ground-truth chunk shape {truth.shape} differs from {orig.shape}")
+            self._frame_quality(truth, out, self._fpsnr, self._fssim)
+            self._chg.append(self._pixels(out, orig))
+            self._true_chg.append(self._pixels(truth, orig))
+        d = ((out.astype(np.float32) - orig.astype(np.float32)) ** 2).sum(-1)
+        region = skin if self.source == "pulse" else np.broadcast_to(self.regions.shoulders_fixed, d.shape)
+        self._leak += (d[region].sum(), region.sum(), d[~region].sum(), (~region).sum())
+        self._torso_motion(out)
+
+    def _pixels(self, a: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+        x = a.reshape(len(a), -1, 3)[:, self._idx].astype(np.float32)
+        if ref is not None:
+            x = x - ref.reshape(len(ref), -1, 3)[:, self._idx].astype(np.float32)
+        return x @ _LUMA if self.source == "resp" else x
+
+    @staticmethod
+    def _frame_quality(ref: np.ndarray, out: np.ndarray, ps: list, ss: list) -> None:
+        from skimage.metrics import structural_similarity  # noqa: PLC0415
+
+        for a, b in zip(out, ref):
+            mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+            ps.append(np.inf if mse == 0 else 10 * np.log10(255.0**2 / mse))
+            ss.append(1.0 if mse == 0 else float(structural_similarity(b, a, channel_axis=-1, data_range=255)))
+
+    def _torso_motion(self, out: np.ndarray) -> None:
+        import cv2  # noqa: PLC0415
+
+        box = self.regions.torso_box
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        for frame in out[:, y0:y1, x0:x1]:
+            g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float64)
+            if self._win is None:
+                self._win = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_64F)
+            if self._prev is not None:
+                (_, dy), _ = cv2.phaseCorrelate(self._prev, g, self._win)
+                self._motion.append(-dy)
+            self._prev = g
+
+    # -- results ------------------------------------------------------------------------------------
+    def _bandpass(self, x: np.ndarray) -> np.ndarray:
+        sos = sps.butter(3, self.band, btype="bandpass", fs=self.fps, output="sos")
+        x = np.asarray(x, np.float64)
+        return sps.sosfiltfilt(sos, x - x.mean(0), axis=0)
+
+    def gain(self) -> float:
+        """In-band amplitude ratio, output over original, in the source region."""
+        if self._n < 16:
+            raise InputError(f"clip too short to measure ({self._n} frames)")
+        if self.source == "pulse":
+            num = np.sqrt(np.mean(self._bandpass(np.concatenate(self._rgb_out)[:, 1]) ** 2))
+            den = np.sqrt(np.mean(self._bandpass(np.concatenate(self._green_in)) ** 2))
+        else:
+            num = np.sqrt(np.mean(self._bandpass(np.concatenate(self._pix_out)) ** 2))
+            den = np.sqrt(np.mean(self._bandpass(np.concatenate(self._pix_in)) ** 2))
+        return float(num / den) if den > 0 else float("nan")
+
+    def result(self) -> dict:
+        from physio.rates import estimate_rate  # noqa: PLC0415
+        from physio.rppg import rppg_pulse  # noqa: PLC0415
+
+        res: dict = {"frames": self._n, "gain": self.gain()}
+        if self.light:
+            return res
+        finite = [p for p in self._psnr if np.isfinite(p)]  # identical frames have infinite PSNR: left out
+        res["psnr"] = float(np.mean(finite)) if finite else float("inf")
+        res["ssim"] = float(np.mean(self._ssim))
+        res["fidelity_psnr"] = float(np.mean(self._fpsnr)) if self._fpsnr else None
+        res["fidelity_ssim"] = float(np.mean(self._fssim)) if self._fssim else None
+        res["fidelity_r"] = None
+        if self._chg:
+            a = self._bandpass(np.concatenate(self._chg)).ravel()
+            b = self._bandpass(np.concatenate(self._true_chg)).ravel()
+            res["fidelity_r"] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+        s_in, n_in, s_out, n_out = self._leak
+        res["leakage"] = float((s_out / max(n_out, 1)) / (s_in / n_in)) if n_in and s_in > 0 else None
+        res["hr_bpm"] = res["br_bpm"] = None
+        rgb = np.concatenate(self._rgb_out)
+        if (rgb > 0).all():
+            try:
+                wave = rppg_pulse(rgb, self.fps, "pos")
+                res["hr_bpm"] = float(estimate_rate(wave, self.fps, "pulse", derivative=False, with_series=False).rate_per_min)
+            except InputError:
+                pass
+        if len(self._motion) > 16:
+            try:
+                res["br_bpm"] = float(estimate_rate(np.asarray(self._motion), self.fps, "resp", derivative=True,
+                                                    with_series=False).rate_per_min)
+            except InputError:
+                pass
+        return res
+
+
+class PeakMemory:
+    """Context manager: ``.peak_mb`` = peak memory added inside the block (MiB).
+
+    On CUDA the allocator's peak (``torch.cuda.max_memory_allocated``) above its level on entry; on
+    CPU the peak resident set size (sampled every 5 ms from ``/proc/self/statm``; falls back to
+    ``ru_maxrss``, which cannot be reset, elsewhere) above the RSS on entry.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = str(device)
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss() -> float | None:
+        try:
+            with open("/proc/self/statm") as fh:
+                import os  # noqa: PLC0415
+
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            r = self._rss()
+            if r is not None:
+                self._max = max(self._max, r)
+            time.sleep(0.005)
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.startswith("cuda"):
+            import torch  # noqa: PLC0415
+
+            torch.cuda.synchronize()
+            self._base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            return self
+        self._base = self._rss()
+        if self._base is None:
+            import resource  # noqa: PLC0415
+
+            self._ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return self
+        self._max = self._base
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.startswith("cuda"):
+            import torch  # noqa: PLC0415
+
+            torch.cuda.synchronize()
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self._base) / 2**20
+            return
+        if self._base is None:
+            import resource  # noqa: PLC0415
+
+            self.peak_mb = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - self._ru)
+            return
+        self._stop.set()
+        self._thread.join()
+        r = self._rss()
+        self.peak_mb = max(0.0, max(self._max, r or 0.0) - self._base)

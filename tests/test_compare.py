@@ -1,0 +1,199 @@
+"""``physio compare``: scoring, matched-gain calibration, the report and the command line."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from physio.compare import cohort_clips, compare, video_clips
+from physio.errors import InputError
+from physio.magnify.scoring import ClipRegions, ClipScorer, PeakMemory
+from physio.report import RESULT_COLUMNS, write_report
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    from physio.synth import synth_cohort
+
+    path = tmp_path_factory.mktemp("cmp") / "cmp.h5"
+    return synth_cohort(path, participants=1, tasks="A,D", duration_s=8.0, size=(96, 72), seed=11,
+                        magnified=(10,), workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def pulse_run(cohort, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp_out")
+    clips = cohort_clips(cohort, "pulse", split="all")
+    res = compare(clips, "pulse", ["deepmag", "evm"], factors={"deepmag": 3e-4}, gain=3.0, calibration_s=8.0,
+                  gamma_sweep=(1.0, 4.0),
+                  sweep_task="A", figures_dir=out / "figures", progress=False)
+    return res, out
+
+
+# -- the scorer ------------------------------------------------------------------------------------
+def _pulsing(amplitude: float, n: int = 240, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    region = np.zeros((24, 32), bool)
+    region[6:18, 8:24] = True
+    t = np.arange(n) / FPS
+    base = np.full((n, 24, 32, 3), 120.0)
+    base[:, region, 1] += amplitude * np.sin(2 * np.pi * 1.2 * t)[:, None]
+    return base + rng.normal(0, 0.5, base.shape), region
+
+
+def _regions(region):
+    return ClipRegions(lambda a, b: np.broadcast_to(region, (b - a, *region.shape)), region, region, None)
+
+
+def test_scorer_gain_leakage_and_quality_match_a_known_magnification():
+    frames, region = _pulsing(2.0)
+    truth, _ = _pulsing(6.0)  # the same noise, pulse ×3
+    orig, out = frames.round().astype(np.uint8), truth.round().astype(np.uint8)
+    sc = ClipScorer("pulse", FPS, (0.7, 2.5), _regions(region))
+    for s in range(0, len(orig), 50):  # uneven chunks
+        sc.update(orig[s : s + 50], out[s : s + 50], out[s : s + 50])
+    r = sc.result()
+    assert r["gain"] == pytest.approx(3.0, rel=0.03)
+    assert r["leakage"] < 0.05  # the change is inside the region (rounding noise outside)
+    assert r["fidelity_r"] == pytest.approx(1.0, abs=1e-6) and r["fidelity_psnr"] == np.inf
+    assert 30 < r["psnr"] < 60 and 0.5 < r["ssim"] < 1
+    assert r["hr_bpm"] == pytest.approx(72.0, abs=2.0)
+
+
+def test_scorer_identity_is_gain_one_and_infinite_psnr():
+    frames, region = _pulsing(2.0)
+    f = frames.round().astype(np.uint8)
+    sc = ClipScorer("pulse", FPS, (0.7, 2.5), _regions(region))
+    sc.update(f, f)
+    r = sc.result()
+    assert r["gain"] == 1.0 and r["psnr"] == np.inf and r["ssim"] == 1.0 and r["leakage"] is None
+
+
+def test_scorer_rejects_mismatched_chunks_and_empty_regions():
+    frames, region = _pulsing(1.0, n=40)
+    f = frames.astype(np.uint8)
+    sc = ClipScorer("pulse", FPS, (0.7, 2.5), _regions(region))
+    with pytest.raises(InputError, match="differ in shape"):
+        sc.update(f, f[:, :-1])
+    with pytest.raises(InputError, match="empty"):
+        ClipScorer("pulse", FPS, (0.7, 2.5), _regions(np.zeros_like(region)))
+
+
+def test_peak_memory_sees_an_allocation():
+    with PeakMemory("cpu") as m:
+        a = np.ones(200 * 2**20 // 8)  # 200 MiB, touched
+        a.sum()
+        import time
+
+        time.sleep(0.05)
+    del a
+    assert 150 < m.peak_mb < 400
+
+
+# -- the comparison on a synthetic cohort ------------------------------------------------------------
+def test_compare_calibrates_to_the_target_gain_and_scores_every_method(pulse_run):
+    res, _ = pulse_run
+    cal = res["calibration"]
+    assert cal["target_gain"] == 3.0 and cal["task"] == "A"
+    assert cal["factors"]["evm"]["converged"] and cal["factors"]["evm"]["gain"] == pytest.approx(3.0, rel=0.05)
+    rows = {(r["task"], r["method"]): r for r in res["results"]}
+    assert set(rows) == {(t, m) for t in ("A", "D", "all") for m in ("original", "deepmag", "evm")}
+    for r in res["results"]:
+        assert set(RESULT_COLUMNS) <= set(r)
+    orig = rows[("A", "original")]
+    assert orig["gain"] == 1.0 and orig["ssim"] == 1.0 and orig["psnr"] is None  # identical: infinite PSNR
+    evm = rows[("A", "evm")]
+    # the factor found on task A gives the target gain on task A (the full clip was used to calibrate)
+    assert evm["gain"] == pytest.approx(3.0, rel=0.06)
+    # per-pixel fidelity at 96 × 72 is noise-limited, but far above chance (≈ 0.002 for this many samples)
+    assert 25 < evm["psnr"] < 70 and evm["fidelity_r"] > 0.1 and evm["fps"] > 0 and evm["peak_mb"] >= 0
+    # the original's rates come from the same estimator as every output's
+    assert orig["hr_mae"] is not None and orig["hr_mae"] < 8.0
+    # Table 2: a larger step magnifies more (paper Fig. 7 / Table 2)
+    sweep = {r["multiple"]: r for r in res["gamma_sweep"]}
+    assert sweep[4.0]["gain"] > sweep[1.0]["gain"] > 1.0
+    assert sweep[4.0]["psnr"] < sweep[1.0]["psnr"]
+
+
+def test_report_is_valid_self_contained_html_with_csv_and_json(pulse_run):
+    res, out = pulse_run
+    files = write_report(res, out, "physio compare --cohort x --source pulse")
+    assert {p.rsplit("/", 1)[-1] for p in files} == {"report.html", "results.csv", "sessions.csv", "compare.json"}
+
+    class Check(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.images, self.tables = [], [], 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("meta", "img", "br", "link"):
+                self.stack.append(tag)
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            self.tables += tag == "table"
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+            self.stack.pop()
+
+    chk = Check()
+    text = (out / "report.html").read_text()
+    chk.feed(text)
+    assert chk.stack == [] and chk.tables >= 3
+    assert len(chk.images) == len(res["figures"]) >= 4
+    for src in chk.images:  # every figure is embedded and is a PNG
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "scanline_A" in res["figures"] and "table1" in res["figures"]
+    assert res["device"] in text
+    with open(out / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(RESULT_COLUMNS) and len(rows) == len(res["results"])
+    assert json.loads((out / "compare.json").read_text())["results"][0]["task"] == "A"
+
+
+def test_compare_respiration_with_given_factors(cohort):
+    clips = cohort_clips(cohort, "resp", split="all", tasks=["A"])
+    res = compare(clips, "resp", ["phase"], factors={"phase": 10.0}, progress=False)
+    row = next(r for r in res["results"] if r["method"] == "phase")
+    assert res["calibration"]["factors"]["phase"] == {"param": "alpha", "value": 10.0, "given": True}
+    assert row["gain"] > 1.5 and row["fidelity_r"] > 0.2
+
+
+def test_compare_on_a_real_video_without_ground_truth(shared_data):
+    clips = video_clips([shared_data / "evm_mit" / "face.mp4"], seconds=4.0)
+    res = compare(clips, "pulse", ["evm"], factors={"evm": 20.0}, progress=False)
+    row = next(r for r in res["sessions"] if r["method"] == "evm")
+    assert row["task"] == "video" and row["gain"] > 3 and row["fidelity_r"] is None and row["hr_true"] is None
+
+
+def test_compare_rejects_bad_requests(cohort):
+    clips = cohort_clips(cohort, "pulse", split="all", tasks=["A"])
+    with pytest.raises(InputError, match="unknown method"):
+        compare(clips, "pulse", ["nope"], progress=False)
+    with pytest.raises(InputError, match="source"):
+        compare(clips, "heart", ["evm"], progress=False)
+    with pytest.raises(InputError, match="no sessions"):
+        cohort_clips(cohort, "pulse", split="all", tasks=["Z"])
+
+
+def test_cli_json_contract_and_errors(cohort, tmp_path, capsys):
+    from physio.cli import main
+
+    rc = main(["compare", "--cohort", str(cohort), "--split", "all", "--tasks", "A", "--source", "pulse",
+               "--methods", "evm", "--factors", "evm=5", "--json", "-q"])
+    assert rc == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert {"device", "results"} <= set(obj)
+    keys = {"task", "method", "psnr", "ssim", "fidelity_r", "leakage", "gain", "hr_mae", "fps", "peak_mb"}
+    assert all(keys <= set(r) for r in obj["results"])
+    rc = main(["compare", "--source", "pulse", "-q"])
+    assert rc != 0
+    assert "either --cohort" in capsys.readouterr().err
