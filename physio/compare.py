@@ -130,7 +130,10 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
             truth_rates = {}
             for src in ("pulse", "resp"):
                 if src in s.group:
-                    truth_rates[src] = _truth_rate(s, src, "deepmag")[0]
+                    try:
+                        truth_rates[src] = _truth_rate(s, src, "deepmag")[0]
+                    except InputError:  # too short for the band (e.g. < 6.3 s for respiration)
+                        pass
             key = s.key
 
             def chunks(key=key, n=n, video=None):
