@@ -34,11 +34,25 @@ import numpy as np
 from physio.errors import InputError
 from physio.magnify.scoring import ClipRegions, ClipScorer, PeakMemory
 
-__all__ = ["Clip", "cohort_clips", "video_clips", "compare", "DEFAULT_METHODS", "BANDS", "environment"]
+__all__ = ["Clip", "cohort_clips", "video_clips", "compare", "DEFAULT_METHODS", "default_methods", "BANDS", "environment"]
 
 BANDS = {"pulse": (0.7, 2.5), "resp": (0.16, 0.5)}
 DEFAULT_METHODS = {"pulse": ("deepmag", "evm", "vam"), "resp": ("deepmag", "phase", "vam")}
 """The paper's baselines: EVM and VAM for colour; phase-based EVM and VAM (and Oh et al.) for motion."""
+
+LEARNED = ("oh", "lwmm-m1", "lwmm-m2")
+
+
+def default_methods(source: str) -> list[str]:
+    """:data:`DEFAULT_METHODS` plus, for respiration (motion), every learned magnifier whose weights are
+    shipped in ``models/`` (the paper compared Oh et al. on motion only)."""
+    methods = list(DEFAULT_METHODS[source])
+    if source == "resp":
+        from physio.magnify.learned.weights import default_weights_path  # noqa: PLC0415
+
+        methods += [m for m in LEARNED if default_weights_path(m).exists()]
+    return methods
+
 
 _ABLATIONS = {"deepmag-nol1": {"l1": "off"}, "deepmag-nosign": {"sign_correction": "off"}}
 
@@ -228,7 +242,7 @@ def _make(method: str, source: str, factor: float, clip: Clip, device: str):
     if method == "evm":
         kwargs["mode"] = "color" if source == "pulse" else "motion"
         kwargs["temporal_filter"] = "butter"
-    elif method in ("oh", "lwmm-m1", "lwmm-m2"):
+    elif method in LEARNED:
         kwargs["learned_mode"] = "temporal"
     return get_magnifier(method, **kwargs)
 
@@ -369,7 +383,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     if not clips:
         raise InputError("nothing to compare: no clips")
     dev = str(resolve_device(device))
-    methods = list(methods or DEFAULT_METHODS[source])
+    methods = list(methods or default_methods(source))
     if ablations:
         methods += [m for m in _ABLATIONS if m not in methods]
     valid = set(available()) | set(_ABLATIONS)

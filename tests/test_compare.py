@@ -197,3 +197,15 @@ def test_cli_json_contract_and_errors(cohort, tmp_path, capsys):
     rc = main(["compare", "--source", "pulse", "-q"])
     assert rc != 0
     assert "either --cohort" in capsys.readouterr().err
+
+
+def test_default_methods_pick_up_shipped_learned_magnifiers(tmp_path, monkeypatch):
+    from physio import compare as cmp
+    from physio.magnify.learned import weights
+
+    monkeypatch.setattr(weights, "models_dir", lambda: tmp_path)
+    assert cmp.default_methods("pulse") == ["deepmag", "evm", "vam"]
+    assert cmp.default_methods("resp") == ["deepmag", "phase", "vam"]
+    (tmp_path / weights.MODEL_FILES["oh"]).write_bytes(b"x")
+    assert cmp.default_methods("resp") == ["deepmag", "phase", "vam", "oh"]
+    assert "oh" not in cmp.default_methods("pulse")  # colour: the paper's baselines only
