@@ -22,6 +22,56 @@ SCALE_SAMPLES = 512
 """Samples of the representation used to estimate its standardisation scale (≈ 17 s at 30 fps)."""
 
 
+class CnnSignal:
+    """Push-style :func:`cnn_signal`: ``push(chunk)`` frames as they are decoded, then ``result()``.
+
+    Lets one decoding pass feed several consumers (``physio rates`` runs PulseNet and RespNet on the
+    same pass).
+    """
+
+    def __init__(self, net: torch.nn.Module, spec: RepresentationSpec, box=None, device="cpu", batch: int = 256):
+        from physio.represent.compute import RepresentationStream  # noqa: PLC0415
+
+        self.net = net.to(device).eval()
+        self.spec, self.device, self.batch = spec, device, batch
+        self._rep = RepresentationStream(spec, box, device)
+        self._pending: list[np.ndarray] = []
+        self._scale: float | None = None
+        self._out: list[np.ndarray] = []
+
+    def _run(self, xs: list[np.ndarray]) -> None:
+        x = np.concatenate(xs)
+        with torch.no_grad():
+            for s in range(0, len(x), self.batch):
+                xb = torch.from_numpy(x[s : s + self.batch] / self._scale).to(self.device)
+                self._out.append(self.net(xb).float().cpu().numpy())
+
+    def _set_scale(self) -> None:
+        allx = np.concatenate(self._pending)
+        rms = float(np.sqrt(np.mean(np.square(allx, dtype=np.float64)))) or 1.0
+        self._scale = rms if self.spec.standardize else 1.0
+        self._run(self._pending)
+        self._pending = []
+
+    def push(self, chunk: np.ndarray) -> None:
+        rep = self._rep.push(chunk)
+        if rep is None or not len(rep):
+            return
+        if self._scale is None:
+            self._pending.append(rep)
+            if sum(len(p) for p in self._pending) >= SCALE_SAMPLES:
+                self._set_scale()
+        else:
+            self._run([rep])
+
+    def result(self) -> np.ndarray:
+        if self._scale is None:
+            if not self._pending:
+                raise InputError("video too short: no frame pairs to measure")
+            self._set_scale()
+        return np.concatenate(self._out)
+
+
 def cnn_signal(
     chunks: Iterable[np.ndarray],
     net: torch.nn.Module,
@@ -52,47 +102,12 @@ def cnn_signal(
         The predicted derivative.  The input is standardised by the RMS of its first
         :data:`SCALE_SAMPLES` samples (networks are trained on per-session standardised inputs).
     """
-    from physio.represent.compute import iter_representation  # noqa: PLC0415
-
-    net = net.to(device).eval()
-    pending: list[np.ndarray] = []
-    scale: float | None = None
-    out: list[np.ndarray] = []
-
-    def run(xs: list[np.ndarray]) -> None:
-        x = np.concatenate(xs)
-        with torch.no_grad():
-            for s in range(0, len(x), batch):
-                xb = torch.from_numpy(x[s : s + batch] / scale).to(device)
-                out.append(net(xb).float().cpu().numpy())
-
-    def counted(it):
-        for c in it:
-            if progress is not None:
-                progress(len(c))
-            yield c
-
-    for rep in iter_representation(counted(chunks), spec, box, device):
-        if scale is None:
-            pending.append(rep)
-            if sum(len(p) for p in pending) >= SCALE_SAMPLES:
-                allx = np.concatenate(pending)
-                scale = float(np.sqrt(np.mean(np.square(allx, dtype=np.float64)))) or 1.0
-                if not spec.standardize:
-                    scale = 1.0
-                run(pending)
-                pending = []
-        else:
-            run([rep])
-    if scale is None:
-        if not pending:
-            raise InputError("video too short: no frame pairs to measure")
-        allx = np.concatenate(pending)
-        scale = float(np.sqrt(np.mean(np.square(allx, dtype=np.float64)))) or 1.0
-        if not spec.standardize:
-            scale = 1.0
-        run(pending)
-    return np.concatenate(out)
+    sig = CnnSignal(net, spec, box, device, batch)
+    for c in chunks:
+        if progress is not None:
+            progress(len(c))
+        sig.push(c)
+    return sig.result()
 
 
 @dataclass
@@ -139,32 +154,66 @@ __all__ += ["crop_box_union", "crop"]
 # ---------------------------------------------------------------------------------------------------
 # classical respiration estimate: vertical motion of the torso region
 # ---------------------------------------------------------------------------------------------------
+class TorsoMotion:
+    """Push-style :func:`torso_motion_signal`: ``push(chunk)``, then ``result()``."""
+
+    def __init__(self, box=None) -> None:
+        self.box = box
+        self._prev = None
+        self._win = None
+        self._out: list[float] = []
+
+    def push(self, chunk: np.ndarray) -> None:
+        import cv2  # noqa: PLC0415
+
+        for frame in crop(np.asarray(chunk), self.box):
+            g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+            if self._win is None:
+                self._win = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_64F)
+            if self._prev is not None:
+                (dx, dy), _ = cv2.phaseCorrelate(self._prev, g, self._win)
+                self._out.append(-dy)
+            self._prev = g
+
+    def result(self) -> np.ndarray:
+        if not self._out:
+            raise InputError("video too short: no frame pairs to measure")
+        return np.asarray(self._out)
+
+
 def torso_motion_signal(chunks: Iterable[np.ndarray], box=None, progress=None) -> np.ndarray:
     """Vertical displacement (pixels) of a region between consecutive frames, by phase correlation.
 
     Returns ``(T-1,)`` per-frame-pair vertical shifts (positive: the region moves up), a derivative
     of the region's vertical position — the classical, network-free breathing signal.
     """
-    import cv2  # noqa: PLC0415
-
-    prev = None
-    win = None
-    out: list[float] = []
+    tm = TorsoMotion(box)
     for chunk in chunks:
         if progress is not None:
             progress(len(chunk))
-        region = crop(np.asarray(chunk), box)
-        for frame in region:
-            g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
-            if win is None:
-                win = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_64F)
-            if prev is not None:
-                (dx, dy), _ = cv2.phaseCorrelate(prev, g, win)
-                out.append(-dy)
-            prev = g
-    if not out:
-        raise InputError("video too short: no frame pairs to measure")
-    return np.asarray(out)
+        tm.push(chunk)
+    return tm.result()
+
+
+class _SkinMeans:
+    """Per-frame mean colour of the tracked skin mask (whole frame without a track)."""
+
+    def __init__(self, track) -> None:
+        self.track = track
+        self._means: list = []
+        self._i = 0
+
+    def push(self, chunk: np.ndarray) -> None:
+        if self.track is None:  # whole frame: one vectorised mean per chunk
+            self._means.extend(chunk.reshape(len(chunk), -1, 3).mean(1))
+            return
+        for frame in chunk:  # the skin mask is redrawn from each frame's landmarks
+            m = self.track.face_mask(self._i, frame)
+            self._means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
+            self._i += 1
+
+    def result(self) -> np.ndarray:
+        return np.asarray(self._means)
 
 
 def _rate(signal, fps, source, derivative, bands):
@@ -240,30 +289,31 @@ def measure_rates(
         extra["roi_summary"] = track.summary()
 
     arrays: dict = {"fps": rate_fps}
-    # -- pulse
+    # one decoding pass feeds the pulse and the respiration estimators
     if method == "cnn":
         net, ckpt = load_net(pulse_model, dev)
-        spec = RepresentationSpec.from_dict(ckpt["representation"])
-        with bar("pulse (PulseNet)") as b:
-            y = cnn_signal(reader().chunks(), net, spec, face_box, dev, progress=b.update)
-        pulse = _rate(y, rate_fps, "pulse", True, bands)
+        pulse_sink = CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), face_box, dev)
         extra["pulse_model"] = str(pulse_model)
+    else:
+        pulse_sink = _SkinMeans(track)
+    if resp_method == "cnn":
+        net, ckpt = load_net(resp_model, dev)
+        resp_sink = CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), torso_box, dev)
+        extra["resp_model"] = str(resp_model)
+    else:
+        resp_sink = TorsoMotion(torso_box)
+    with bar(f"pulse ({'PulseNet' if method == 'cnn' else method.upper()}) + respiration "
+             f"({'RespNet' if resp_method == 'cnn' else 'torso motion'})") as b:
+        for chunk in reader().chunks():
+            pulse_sink.push(chunk)
+            resp_sink.push(chunk)
+            b.update(len(chunk))
+    if method == "cnn":
+        pulse = _rate(pulse_sink.result(), rate_fps, "pulse", True, bands)
     else:
         from physio.rppg import rppg_pulse  # noqa: PLC0415
 
-        means = []
-        with bar(f"pulse ({method.upper()})") as b:
-            i = 0
-            for chunk in reader().chunks():
-                if track is None:  # whole frame: one vectorised mean per chunk
-                    means.extend(chunk.reshape(len(chunk), -1, 3).mean(1))
-                else:  # the skin mask is redrawn from each frame's landmarks
-                    for frame in chunk:
-                        m = track.face_mask(i, frame)
-                        means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
-                        i += 1
-                b.update(len(chunk))
-        rgb = np.asarray(means)
+        rgb = pulse_sink.result()
         bad = ~np.isfinite(rgb).all(axis=1)
         if bad.all():
             raise InputError(f"{video}: the skin mask is empty in every frame")
@@ -271,18 +321,8 @@ def measure_rates(
             idx = np.where(~bad, np.arange(len(rgb)), 0)
             np.maximum.accumulate(idx, out=idx)
             rgb = rgb[idx]
-        wave = rppg_pulse(rgb, rate_fps, method)
-        pulse = _rate(wave, rate_fps, "pulse", False, bands)
-    # -- respiration
-    if resp_method == "cnn":
-        net, ckpt = load_net(resp_model, dev)
-        spec = RepresentationSpec.from_dict(ckpt["representation"])
-        with bar("respiration (RespNet)") as b:
-            yr = cnn_signal(reader().chunks(), net, spec, torso_box, dev, progress=b.update)
-        extra["resp_model"] = str(resp_model)
-    else:
-        with bar("respiration (torso motion)") as b:
-            yr = torso_motion_signal(reader().chunks(), torso_box, progress=b.update)
+        pulse = _rate(rppg_pulse(rgb, rate_fps, method), rate_fps, "pulse", False, bands)
+    yr = resp_sink.result()
     try:
         resp = _rate(yr, rate_fps, "resp", True, bands)
     except InputError as exc:  # e.g. shorter than one breathing period
@@ -302,4 +342,4 @@ def measure_rates(
     return report, arrays
 
 
-__all__ += ["torso_motion_signal", "measure_rates"]
+__all__ += ["torso_motion_signal", "TorsoMotion", "CnnSignal", "measure_rates"]

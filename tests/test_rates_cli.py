@@ -59,3 +59,21 @@ def test_rates_cnn_on_mit_face(shared_data, capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert 50 <= out["hr_bpm"] <= 60, out["hr_bpm"]
+
+
+def test_rates_decode_the_video_once_per_stage(pulsing_video, monkeypatch):
+    """ROI tracking needs the whole video first (the crop box is the union over it); after it, one
+    decoding pass feeds both the pulse and the respiration estimators."""
+    from physio.io import VideoReader
+    from physio.measure import measure_rates
+
+    calls = []
+    orig = VideoReader.chunks
+
+    def counted(self, *a, **k):
+        calls.append(1)
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(VideoReader, "chunks", counted)
+    report, _ = measure_rates(pulsing_video[0], method="pos", resp_method="motion", roi="full", progress=False)
+    assert len(calls) == 1 and report.hr_bpm == pytest.approx(84, abs=3)

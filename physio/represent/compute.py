@@ -25,7 +25,7 @@ import torch
 
 from physio.errors import InputError
 
-__all__ = ["RepresentationSpec", "iter_representation", "box_from_mask", "crop"]
+__all__ = ["RepresentationSpec", "RepresentationStream", "iter_representation", "box_from_mask", "crop"]
 
 Box = tuple[int, int, int, int]
 
@@ -127,32 +127,46 @@ def _compute(spec: RepresentationSpec, frames: torch.Tensor, pyramid) -> torch.T
     return pd.x[0].float()
 
 
+class RepresentationStream:
+    """Push-style representation: ``push(uint8 (t, H, W, 3))`` → float32 ``(t', C, S, S)`` or None.
+
+    The output has one sample fewer than the input has frames (sample ``i`` describes frames ``i`` and
+    ``i + 1``).  One frame is carried between chunks, so the result does not depend on chunk sizes.
+    """
+
+    def __init__(self, spec: RepresentationSpec, box: Box | None = None, device: str | torch.device = "cpu") -> None:
+        self.spec, self.box, self.device = spec, box, device
+        self._pyramid = None
+        if spec.kind == "phase":
+            from physio.represent.pyramid import SteerablePyramid  # noqa: PLC0415
+
+            self._pyramid = SteerablePyramid().to(device)
+        self._carry: np.ndarray | None = None
+
+    def push(self, chunk: np.ndarray) -> np.ndarray | None:
+        c = crop(np.asarray(chunk), self.box)
+        if self._carry is not None:
+            c = np.concatenate([self._carry, c], axis=0)
+        if len(c) < 2:
+            self._carry = c
+            return None
+        x = torch.from_numpy(np.ascontiguousarray(c)).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        with torch.no_grad():
+            rep = _compute(self.spec, x, self._pyramid)
+        self._carry = c[-1:]
+        return rep.cpu().numpy()
+
+
 def iter_representation(
     chunks: Iterable[np.ndarray],
     spec: RepresentationSpec,
     box: Box | None = None,
     device: str | torch.device = "cpu",
 ) -> Iterator[np.ndarray]:
-    """Stream a representation: ``uint8 (t, H, W, 3)`` chunks → float32 ``(t', C, S, S)`` chunks.
-
-    The output has one sample fewer than the input has frames (sample ``i`` describes frames ``i`` and
-    ``i + 1``).  One frame is carried between chunks, so the result does not depend on chunk sizes.
-    """
-    pyramid = None
-    if spec.kind == "phase":
-        from physio.represent.pyramid import SteerablePyramid  # noqa: PLC0415
-
-        pyramid = SteerablePyramid().to(device)
-    carry: np.ndarray | None = None
+    """Stream a representation: ``uint8 (t, H, W, 3)`` chunks → float32 ``(t', C, S, S)`` chunks
+    (see :class:`RepresentationStream`)."""
+    stream = RepresentationStream(spec, box, device)
     for chunk in chunks:
-        c = crop(np.asarray(chunk), box)
-        if carry is not None:
-            c = np.concatenate([carry, c], axis=0)
-        if len(c) < 2:
-            carry = c
-            continue
-        x = torch.from_numpy(np.ascontiguousarray(c)).to(device).permute(0, 3, 1, 2).float() / 255.0
-        with torch.no_grad():
-            rep = _compute(spec, x, pyramid)
-        carry = c[-1:]
-        yield rep.cpu().numpy()
+        rep = stream.push(chunk)
+        if rep is not None:
+            yield rep
