@@ -290,18 +290,16 @@ def measure_rates(
 
     arrays: dict = {"fps": rate_fps}
     # one decoding pass feeds the pulse and the respiration estimators
+    def network(model, box):
+        net, ckpt = load_net(model, dev)
+        return CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), box, dev)
+
+    pulse_sink = network(pulse_model, face_box) if method == "cnn" else _SkinMeans(track)
+    resp_sink = network(resp_model, torso_box) if resp_method == "cnn" else TorsoMotion(torso_box)
     if method == "cnn":
-        net, ckpt = load_net(pulse_model, dev)
-        pulse_sink = CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), face_box, dev)
         extra["pulse_model"] = str(pulse_model)
-    else:
-        pulse_sink = _SkinMeans(track)
     if resp_method == "cnn":
-        net, ckpt = load_net(resp_model, dev)
-        resp_sink = CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), torso_box, dev)
         extra["resp_model"] = str(resp_model)
-    else:
-        resp_sink = TorsoMotion(torso_box)
     with bar(f"pulse ({'PulseNet' if method == 'cnn' else method.upper()}) + respiration "
              f"({'RespNet' if resp_method == 'cnn' else 'torso motion'})") as b:
         for chunk in reader().chunks():

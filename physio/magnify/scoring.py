@@ -98,9 +98,7 @@ class ClipScorer:
         self._chg: list[np.ndarray] = []
         self._true_chg: list[np.ndarray] = []
         self._leak = np.zeros(4)  # sum in, count in, sum out, count out
-        self._prev = None
-        self._win = None
-        self._motion: list[float] = []
+        self._motion = None  # physio.measure.TorsoMotion of the output (BR)
 
     # -- accumulation -------------------------------------------------------------------------------
     def update(self, orig: np.ndarray, out: np.ndarray, truth: np.ndarray | None = None) -> None:
@@ -148,20 +146,12 @@ class ClipScorer:
             ss.append(1.0 if mse == 0 else float(structural_similarity(b, a, channel_axis=-1, data_range=255)))
 
     def _torso_motion(self, out: np.ndarray) -> None:
-        import cv2  # noqa: PLC0415
+        if self._motion is None and self.regions.torso_box is not None:
+            from physio.measure import TorsoMotion  # noqa: PLC0415
 
-        box = self.regions.torso_box
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        for frame in out[:, y0:y1, x0:x1]:
-            g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float64)
-            if self._win is None:
-                self._win = cv2.createHanningWindow((g.shape[1], g.shape[0]), cv2.CV_64F)
-            if self._prev is not None:
-                (_, dy), _ = cv2.phaseCorrelate(self._prev, g, self._win)
-                self._motion.append(-dy)
-            self._prev = g
+            self._motion = TorsoMotion(self.regions.torso_box)
+        if self._motion is not None:
+            self._motion.push(out)
 
     # -- results ------------------------------------------------------------------------------------
     def _bandpass(self, x: np.ndarray) -> np.ndarray:
@@ -208,9 +198,9 @@ class ClipScorer:
                 res["hr_bpm"] = float(estimate_rate(wave, self.fps, "pulse", derivative=False, with_series=False).rate_per_min)
             except InputError:
                 pass
-        if len(self._motion) > 16:
+        if self._motion is not None and self._n > 16:
             try:
-                res["br_bpm"] = float(estimate_rate(np.asarray(self._motion), self.fps, "resp", derivative=True,
+                res["br_bpm"] = float(estimate_rate(self._motion.result(), self.fps, "resp", derivative=True,
                                                     with_series=False).rate_per_min)
             except InputError:
                 pass
