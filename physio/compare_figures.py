@@ -70,6 +70,27 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
     # rates from the outputs
     rate = "hr" if source == "pulse" else "br"
     unit = "bpm" if rate == "hr" else "breaths/min"
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    drawn = False
+    for k, rt in enumerate(("hr", "br")):
+        ax = fig.add_subplot(1, 2, k + 1)
+        for j, m in enumerate(methods):
+            rows = [r for r in result["sessions"] if r["method"] == m and r.get(f"{rt}_bpm") is not None]
+            if not rows:
+                continue
+            x = np.arange(len(rows)) + (j - (len(methods) - 1) / 2) * 0.8 / len(methods)
+            ax.scatter(x, [r[f"{rt}_bpm"] for r in rows], s=16, label=label(m))
+            drawn = True
+        truth = [r.get(f"{rt}_true") for r in result["sessions"] if r["method"] == "original"]
+        if any(v is not None for v in truth):
+            ax.scatter(np.arange(len(truth)), [np.nan if v is None else v for v in truth], marker="_", s=300,
+                       color="k", label="truth")
+        clips_ = [r["session"] for r in result["sessions"] if r["method"] == "original"]
+        ax.set_xticks(np.arange(len(clips_)), clips_, rotation=60, fontsize="x-small")
+        ax.set_ylabel(f"{rt.upper()} measured from the output [{'bpm' if rt == 'hr' else '/min'}]")
+    if drawn:
+        fig.axes[0].legend(fontsize="x-small")
+        keep("rates", fig)
     for m in methods:
         rows = [r for r in result["sessions"] if r["method"] == m and r.get(f"{rate}_bpm") is not None
                 and r.get(f"{rate}_true") is not None]

@@ -151,7 +151,7 @@ def test_report_is_valid_self_contained_html_with_csv_and_json(pulse_run):
     for src in chk.images:  # every figure is embedded and is a PNG
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "scanline_A" in res["figures"] and "table1" in res["figures"]
+    assert {"scanline_A", "pixel_D", "table1", "rates", "bland_altman_evm"} <= set(res["figures"])
     assert res["device"] in text
     with open(out / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
