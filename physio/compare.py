@@ -145,7 +145,7 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
             for src in ("pulse", "resp"):
                 if src in s.group:
                     try:
-                        truth_rates[src] = _truth_rate(s, src, "deepmag")[0]
+                        truth_rates[src] = _truth_rate(s, src, "deepmag", frames=n)[0]  # the clip's own window
                     except InputError:  # too short for the band (e.g. < 6.3 s for respiration)
                         pass
             key = s.key
