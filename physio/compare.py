@@ -293,11 +293,15 @@ def calibrate(method: str, source: str, clips: Sequence[Clip], target: float, de
         say(f"  calibrating {method}: {_factor_name(method)} {f:.4g} -> gain {g:.3f} (target {target:.3f})")
         if abs(g / target - 1) <= tol:
             break
+        if len(hist) >= 2 and (hist[-1][1] - hist[-2][1]) * (hist[-1][0] - hist[-2][0]) <= 0:
+            # the gain does not grow with the factor: further steps cannot reach the target
+            say(f"  calibrating {method}: gain does not grow with {_factor_name(method)}; keeping the closest")
+            break
         ok = [(a, b) for a, b in hist if b > 1 and np.isfinite(b)]
         if len(ok) >= 2 and ok[-1][0] != ok[-2][0] and ok[-1][1] != ok[-2][1]:
             (fa, ga), (fb, gb) = ok[-2], ok[-1]
             slope = (math.log(gb - 1) - math.log(ga - 1)) / (math.log(fb) - math.log(fa))
-            slope = slope if slope > 0.2 else 1.0
+            slope = max(slope, 0.2)
             f = fb * math.exp((math.log(target - 1) - math.log(gb - 1)) / slope)
         elif ok:
             f = ok[-1][0] * (target - 1) / (ok[-1][1] - 1)

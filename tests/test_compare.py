@@ -209,3 +209,22 @@ def test_default_methods_pick_up_shipped_learned_magnifiers(tmp_path, monkeypatc
     (tmp_path / weights.MODEL_FILES["oh"]).write_bytes(b"x")
     assert cmp.default_methods("resp") == ["deepmag", "phase", "vam", "oh"]
     assert "oh" not in cmp.default_methods("pulse")  # colour: the paper's baselines only
+
+
+def test_calibration_stops_when_the_gain_does_not_grow(monkeypatch):
+    from physio import compare as cmp
+
+    gains = {}
+
+    def fake_run(method, source, factor, clip, device, light=False, recorders=()):
+        gains[factor] = 2.0 / (1 + factor)  # falls as the factor grows
+        return {"gain": gains[factor]}
+
+    monkeypatch.setattr(cmp, "_run", fake_run)
+    res = cmp.calibrate("evm", "pulse", [object()], target=4.0, device="cpu", say=lambda m: None)
+    assert len(res["history"]) == 2 and not res["converged"]
+    assert res["value"] == max(gains, key=gains.get)  # the closest to the target is kept
+
+    monkeypatch.setattr(cmp, "_run", lambda m, s, f, c, d, light=False, recorders=(): {"gain": 1 + 0.3 * f})
+    res = cmp.calibrate("evm", "pulse", [object()], target=4.0, device="cpu", say=lambda m: None)
+    assert res["converged"] and res["value"] == pytest.approx(10.0, rel=0.05)
