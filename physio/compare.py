@@ -54,7 +54,8 @@ def default_methods(source: str) -> list[str]:
     return methods
 
 
-_ABLATIONS = {"deepmag-nol1": {"l1": "off"}, "deepmag-nosign": {"sign_correction": "off"}}
+_ABLATIONS = {"deepmag-nol1": {"l1": "off"}, "deepmag-nosign": {"sign_correction": "off"},
+              "deepmag-signsample": {"sign_correction": "sample"}}
 
 
 @dataclass

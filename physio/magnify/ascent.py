@@ -61,7 +61,7 @@ def gradient_ascent(
     iterations: int = 20,
     *,
     l1_normalize: bool = True,
-    sign_correct: bool = True,
+    sign_correct: bool | str = True,
     l1: str = "mean",
     input_scale: float | torch.Tensor = 1.0,
     record: bool = False,
@@ -79,7 +79,10 @@ def gradient_ascent(
     iterations : int
         N: the result is ``X_N`` after N − 1 steps (Algorithm 1's loop ``n = 1 … N−1``).
     l1_normalize, sign_correct : bool
-        Switches for the paper's §5.4 ablations (eq. 1 is both off).
+        Switches for the paper's §5.4 ablations (eq. 1 is both off).  ``sign_correct="sample"`` is a
+        variant that is *not* the paper's eq. 3: one sign per time point, ``G ← G·sgn(⟨G, X⟩)``, which
+        keeps the gradient's spatial pattern and only forbids a step that anti-correlates with ``X``
+        as a whole (see ``docs/deepmag.md``).
     l1 : {"mean", "sum"}
         How ‖G‖₁ is scaled (see the module docstring).
     input_scale : float or Tensor
@@ -97,6 +100,8 @@ def gradient_ascent(
         raise InputError(f"x1 must be (B, ...), got shape {tuple(x1.shape)}")
     if iterations < 1:
         raise InputError(f"iterations must be ≥ 1, got {iterations}")
+    if sign_correct not in (True, False, "sample"):
+        raise InputError(f"sign_correct must be True, False or 'sample', got {sign_correct!r}")
     if l1 not in ("mean", "sum"):
         raise InputError(f"l1 must be 'mean' or 'sum', got {l1!r}")
     was_training = net.training
@@ -126,7 +131,9 @@ def gradient_ascent(
                 if l1_normalize:
                     norm = g.abs().sum(dim=dims, keepdim=True) / denom_scale
                     g = g / norm.clamp_min(torch.finfo(g.dtype).tiny)
-                if sign_correct:
+                if sign_correct == "sample":
+                    g = g * torch.sign((g * x).sum(dim=dims, keepdim=True))
+                elif sign_correct:
                     g = g * torch.sign(g * x)
                 x = x + gamma * g
                 if not torch.isfinite(x).all():

@@ -199,7 +199,7 @@ class DeepMag(Magnifier):
         level: int = 1,
         l1: str = "mean",
         l1_normalize: bool = True,
-        sign_correct: bool = True,
+        sign_correct: bool | str = True,
         phase_update: str = "change",
         input_scale: float | None = None,
         filter_order: int = 6,
@@ -221,7 +221,9 @@ class DeepMag(Magnifier):
         self.band_hz = tuple(band_hz) if band_hz is not None else (PULSE_BAND_HZ if source == "pulse" else RESP_BAND_HZ)
         self.size = int(size if size is not None else getattr(net, "size", 36 if source == "pulse" else 123))
         self.level = int(level)
-        self.l1, self.l1_normalize, self.sign_correct = l1, bool(l1_normalize), bool(sign_correct)
+        if sign_correct not in (True, False, "sample"):
+            raise InputError(f"sign_correct must be True, False or 'sample', got {sign_correct!r}")
+        self.l1, self.l1_normalize, self.sign_correct = l1, bool(l1_normalize), sign_correct
         self.phase_update = phase_update
         self.input_scale = input_scale
         self.filter_order = int(filter_order)
@@ -543,6 +545,8 @@ def deepmag_magnifier(
         raise InputError("DeepMag's magnification is set by --gamma (step size) and --iterations, not --alpha")
     if source not in ("pulse", "resp"):
         raise InputError(f"source must be pulse or resp, got {source!r}")
+    if sign_correction not in ("on", "off", "sample"):
+        raise InputError(f"sign_correction must be on, off or sample, got {sign_correction!r}")
     dev = resolve_device(device)
     net, ckpt = load_net(model or f"{source}_cnn", dev)
     if ckpt.get("source") != source:
@@ -556,7 +560,8 @@ def deepmag_magnifier(
         raise InputError(f"roi must be auto, full, face or torso, got {roi!r}")
     kwargs = dict(
         gamma=gamma, iterations=iterations, band_hz=band_hz, size=int(rep["size"]), level=int(rep.get("level", 1)),
-        l1="mean" if l1 == "off" else l1, l1_normalize=(l1 != "off"), sign_correct=(sign_correction == "on"),
+        l1="mean" if l1 == "off" else l1, l1_normalize=(l1 != "off"),
+        sign_correct={"on": True, "off": False, "sample": "sample"}[sign_correction],
         phase_update=phase_update, block_frames=block_frames, device=str(dev),
     )
     if roi == "full":
@@ -579,7 +584,8 @@ try:  # register with `physio magnify`
                       choices=("auto", "full", "face", "torso")),
             CliOption("--l1", str, "L1 normalisation: mean (default), sum (literal), off (ablation)",
                       choices=("mean", "sum", "off")),
-            CliOption("--sign-correction", str, "on (default) or off (ablation)", choices=("on", "off")),
+            CliOption("--sign-correction", str, "on (default, the paper's element-wise eq. 3), off (ablation) or "
+                      "sample (one sign per time point; not the paper's)", choices=("on", "off", "sample")),
             CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
         ),
     )
