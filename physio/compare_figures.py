@@ -135,7 +135,8 @@ def _ablation_figures(clips, source: str, gamma: float, out: Path, device: str) 
         corr = per_pixel_correlation(x1.numpy(), xn.numpy())
         tag = "on" if on else "off"
         maps["sign correction" if on else "no sign correction"] = np.nanmean(corr, axis=0)
-        stats[f"positive_share_sign_{tag}"] = float(np.nanmean(corr > 0))
+        finite = corr[np.isfinite(corr)]  # constant cells have no correlation: left out, not counted negative
+        stats[f"positive_share_sign_{tag}"] = float(np.mean(finite > 0)) if finite.size else None
         stats[f"median_r_sign_{tag}"] = float(np.nanmedian(corr))
     p = out / "ablation_correlation.png"
     save_figure(correlation_map_figure(maps, title=f"{clip.name}: corr(X1, XN) per pixel (§5.4)"), p, dpi=110)

@@ -19,6 +19,8 @@ __all__ = [
     "change_correlation",
     "leakage",
     "psnr_ssim",
+    "frame_psnr_ssim",
+    "bandpass_time",
     "vertical_motion",
 ]
 
@@ -43,18 +45,19 @@ def region_trace(frames: np.ndarray, mask: np.ndarray, channel: int | None = 1) 
     return arr if channel is None else arr[:, channel]
 
 
-def _bandpass(x: np.ndarray, fps: float, band: tuple[float, float]) -> np.ndarray:
+def bandpass_time(x: np.ndarray, fps: float, band: tuple[float, float]) -> np.ndarray:
+    """Zero-phase band-pass along axis 0 (6th-order Butterworth, mean removed; NaNs interpolated)."""
     sos = sps.butter(3, band, btype="bandpass", fs=fps, output="sos")
     x = np.asarray(x, dtype=np.float64)
     ok = np.isfinite(x)
     if not ok.all():
         x = np.interp(np.arange(len(x)), np.flatnonzero(ok), x[ok])
-    return sps.sosfiltfilt(sos, x - x.mean(), axis=0)
+    return sps.sosfiltfilt(sos, x - x.mean(0), axis=0)
 
 
 def band_rms(trace: np.ndarray, fps: float, band: tuple[float, float]) -> float:
     """RMS of a trace after a zero-phase band-pass (the in-band amplitude)."""
-    return float(np.sqrt(np.mean(_bandpass(trace, fps, band) ** 2)))
+    return float(np.sqrt(np.mean(bandpass_time(trace, fps, band) ** 2)))
 
 
 def band_power_at(trace: np.ndarray, fps: float, rate_per_min: float, halfwidth_per_min: float = 6.0) -> float:
@@ -106,18 +109,22 @@ def leakage(out: np.ndarray, orig: np.ndarray, mask: np.ndarray) -> float:
     return float(outside / inside) if inside > 0 else float("inf")
 
 
-def psnr_ssim(out: np.ndarray, orig: np.ndarray) -> tuple[float, float]:
-    """Mean per-frame PSNR (dB) and SSIM of ``out`` against ``orig`` (uint8 RGB)."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # noqa: PLC0415
+def frame_psnr_ssim(out: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame PSNR (dB, peak 255; ``inf`` for identical frames) and SSIM (RGB) of ``out`` against ``ref``."""
+    from skimage.metrics import structural_similarity  # noqa: PLC0415
 
     ps, ss = [], []
-    for a, b in zip(np.asarray(out), np.asarray(orig)):
-        if np.array_equal(a, b):
-            ps.append(100.0)
-        else:
-            ps.append(peak_signal_noise_ratio(b, a, data_range=255))
-        ss.append(structural_similarity(b, a, channel_axis=-1, data_range=255))
-    return float(np.mean(ps)), float(np.mean(ss))
+    for a, b in zip(np.asarray(out), np.asarray(ref)):
+        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+        ps.append(np.inf if mse == 0 else 10 * np.log10(255.0**2 / mse))
+        ss.append(1.0 if mse == 0 else float(structural_similarity(b, a, channel_axis=-1, data_range=255)))
+    return np.asarray(ps), np.asarray(ss)
+
+
+def psnr_ssim(out: np.ndarray, orig: np.ndarray) -> tuple[float, float]:
+    """Mean per-frame PSNR (dB; identical frames count as 100 dB) and SSIM of ``out`` against ``orig``."""
+    ps, ss = frame_psnr_ssim(out, orig)
+    return float(np.mean(np.minimum(ps, 100.0))), float(np.mean(ss))
 
 
 def vertical_motion(frames: np.ndarray, box: tuple[int, int, int, int] | None = None, upsample: int = 20) -> np.ndarray:

@@ -27,9 +27,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
 
 from physio.errors import InputError
+from physio.magnify.quality import band_rms, bandpass_time, frame_psnr_ssim
 
 __all__ = ["ClipRegions", "ClipScorer", "PeakMemory", "MAX_TRACE_PIXELS"]
 
@@ -138,12 +138,9 @@ class ClipScorer:
 
     @staticmethod
     def _frame_quality(ref: np.ndarray, out: np.ndarray, ps: list, ss: list) -> None:
-        from skimage.metrics import structural_similarity  # noqa: PLC0415
-
-        for a, b in zip(out, ref):
-            mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-            ps.append(np.inf if mse == 0 else 10 * np.log10(255.0**2 / mse))
-            ss.append(1.0 if mse == 0 else float(structural_similarity(b, a, channel_axis=-1, data_range=255)))
+        p, q = frame_psnr_ssim(out, ref)
+        ps.extend(p.tolist())
+        ss.extend(q.tolist())
 
     def _torso_motion(self, out: np.ndarray) -> None:
         if self._motion is None and self.regions.torso_box is not None:
@@ -154,21 +151,18 @@ class ClipScorer:
             self._motion.push(out)
 
     # -- results ------------------------------------------------------------------------------------
-    def _bandpass(self, x: np.ndarray) -> np.ndarray:
-        sos = sps.butter(3, self.band, btype="bandpass", fs=self.fps, output="sos")
-        x = np.asarray(x, np.float64)
-        return sps.sosfiltfilt(sos, x - x.mean(0), axis=0)
+    def _bandpass(self, x) -> np.ndarray:
+        return bandpass_time(np.asarray(x, np.float64), self.fps, self.band)
 
     def gain(self) -> float:
         """In-band amplitude ratio, output over original, in the source region."""
         if self._n < 16:
             raise InputError(f"clip too short to measure ({self._n} frames)")
         if self.source == "pulse":
-            num = np.sqrt(np.mean(self._bandpass(np.concatenate(self._rgb_out)[:, 1]) ** 2))
-            den = np.sqrt(np.mean(self._bandpass(np.concatenate(self._green_in)) ** 2))
+            out, ref = np.concatenate(self._rgb_out)[:, 1], np.concatenate(self._green_in)
         else:
-            num = np.sqrt(np.mean(self._bandpass(np.concatenate(self._pix_out)) ** 2))
-            den = np.sqrt(np.mean(self._bandpass(np.concatenate(self._pix_in)) ** 2))
+            out, ref = np.concatenate(self._pix_out), np.concatenate(self._pix_in)
+        num, den = band_rms(out, self.fps, self.band), band_rms(ref, self.fps, self.band)
         return float(num / den) if den > 0 else float("nan")
 
     def result(self) -> dict:
