@@ -57,6 +57,10 @@ def default_methods(source: str) -> list[str]:
 _ABLATIONS = {"deepmag-nol1": {"l1": "off"}, "deepmag-nosign": {"sign_correction": "off"},
               "deepmag-signsample": {"sign_correction": "sample"}}
 
+VARIANTS = ("deepmag-full",)
+"""DeepMag on the whole frame (the paper's setting) instead of the face/torso box the shipped networks
+were trained on; calibrated to the matched gain like any method (``--methods deepmag,deepmag-full``)."""
+
 
 @dataclass
 class Clip:
@@ -233,6 +237,8 @@ def _make(method: str, source: str, factor: float, clip: Clip, device: str):
     from physio.magnify.registry import get_magnifier  # noqa: PLC0415
 
     band = BANDS[source]
+    if method == "deepmag-full":
+        return get_magnifier("deepmag", source=source, gamma=factor, roi="full", band_hz=band, device=device)
     if method.startswith("deepmag"):
         region = "face" if source == "pulse" else "torso"
         mag = get_magnifier("deepmag", source=source, gamma=factor, roi=region, band_hz=band, device=device,
@@ -391,7 +397,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     methods = list(methods or default_methods(source))
     if ablations:
         methods += [m for m in _ABLATIONS if m not in methods]
-    valid = set(available()) | set(_ABLATIONS)
+    valid = set(available()) | set(_ABLATIONS) | set(VARIANTS)
     bad = [m for m in methods if m not in valid]
     if bad:
         raise InputError(f"unknown method(s) {', '.join(bad)}; valid: {', '.join(sorted(valid))}")

@@ -35,7 +35,8 @@ def _truth_rate(session, source: str, bands: str, frames: int | None = None) -> 
 
     sig = session.signal_at_frames("pulse" if source == "pulse" else "resp")[:frames]
     kind = str(session.group["pulse" if source == "pulse" else "resp"].attrs.get("kind", ""))
-    est = estimate_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False)
+    est = estimate_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False,
+                       flatten_band=True)
     return float(est.rate_per_min), session.fps
 
 

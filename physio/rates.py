@@ -21,6 +21,7 @@ Liu et al. (2023), "rPPG-Toolbox: Deep remote PPG toolbox", NeurIPS Datasets & B
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = [
     "detrend_smoothness_priors",
     "detrend_lambda_for_cutoff",
     "bandpass_zero_phase",
+    "filter_gain",
     "waveform_from_signal",
     "pulse_waveform",
     "resp_waveform",
@@ -246,6 +248,41 @@ def bandpass_zero_phase(signal, fs_hz: float, band_hz: tuple[float, float], orde
     return scipy.signal.sosfiltfilt(sos, x, padlen=padlen)
 
 
+def filter_gain(
+    freqs_hz, fs_hz: float, band_hz: tuple[float, float], detrend_lambda: float | None = None, filter_order: int = 1
+) -> np.ndarray:
+    """Amplitude gain of :func:`waveform_from_signal`'s filtering (detrend, then zero-phase band-pass).
+
+    ``|H_bp(f)|²`` (forward-backward Butterworth) times the smoothness-priors detrender's
+    ``λ²|D₂|² / (1 + λ²|D₂|²)`` (see :func:`detrend_lambda_for_cutoff`); ``cumsum`` is not included.
+
+    Parameters
+    ----------
+    freqs_hz : array_like
+        Frequencies, Hz.
+    fs_hz : float
+    band_hz : (float, float)
+    detrend_lambda : float or None
+        None: no detrending.
+    filter_order : int
+        Butterworth order per pass.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``freqs_hz``
+    """
+    fs = _check_fs(fs_hz)
+    band = _check_band(band_hz, fs)
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    sos = scipy.signal.butter(int(filter_order), band, btype="bandpass", fs=fs, output="sos")
+    _, h = scipy.signal.sosfreqz(sos, worN=f.ravel(), fs=fs)
+    gain = np.abs(h).reshape(f.shape) ** 2
+    if detrend_lambda is not None:
+        x = (detrend_lambda * 4.0 * np.sin(np.pi * f / fs) ** 2) ** 2
+        gain = gain * x / (1.0 + x)
+    return gain
+
+
 def waveform_from_signal(
     signal,
     fs_hz: float,
@@ -372,6 +409,7 @@ def rate_spectral(
     freq_step_hz: float | None = 0.005,
     interpolate: bool = True,
     welch_segment_s: float = 8.0,
+    response=None,
 ) -> float:
     """Rate (per minute) at the spectral peak inside the band.
 
@@ -401,6 +439,11 @@ def rate_spectral(
         neighbours (sub-bin accuracy); the result is clipped to the band.
     welch_segment_s : float
         Welch segment length, s (shortened to the signal).
+    response : callable or None
+        ``response(freqs) -> amplitude gain`` of the filtering that made ``wave`` (e.g.
+        :func:`filter_gain`); the power is divided by its square before the peak search, so the
+        band-pass rejects out-of-band content without re-weighting the band (see
+        :func:`estimate_rate`'s ``flatten_band``).  None: the power as it is (rPPG-Toolbox).
 
     Returns
     -------
@@ -418,6 +461,8 @@ def rate_spectral(
     freqs, power = _spectrum(
         x, fs, spectrum=spectrum, window=window, freq_step_hz=freq_step_hz, welch_segment_s=welch_segment_s
     )
+    if response is not None:
+        power = power / np.maximum(np.asarray(response(freqs), dtype=np.float64), 1e-6) ** 2
     in_band = np.flatnonzero((freqs >= band[0]) & (freqs <= band[1]))
     if in_band.size == 0:
         raise InputError(f"no frequency bin inside band {band} Hz (T={x.size}, fs={fs:g} Hz)")
@@ -500,6 +545,7 @@ def rate_series(
     method: str = "spectral",
     *,
     source: Source = "pulse",
+    response=None,
 ) -> list[tuple[float, float]]:
     """Rate over sliding windows of an already band-passed waveform.
 
@@ -520,6 +566,8 @@ def rate_series(
     method : {"spectral", "peaks"}
     source : {"pulse", "resp"}
         Peak detector for ``method="peaks"``.
+    response : callable or None
+        Passed to :func:`rate_spectral`.
 
     Returns
     -------
@@ -556,7 +604,7 @@ def rate_series(
     for s in starts:
         seg = x[s : s + win]
         if method == "spectral":
-            value = rate_spectral(seg, fs, band)
+            value = rate_spectral(seg, fs, band, response=response)
         else:
             value = _rate_from_peaks(_peak_indices(seg, fs, source), fs)
             n_nan += math.isnan(value)
@@ -673,6 +721,7 @@ def estimate_rate(
     detrend_lambda: float | None = None,
     filter_order: int = 1,
     with_series: bool = True,
+    flatten_band: bool = False,
 ) -> RateResult:
     """Whole-signal rate and sliding-window series from a network output or a waveform.
 
@@ -699,6 +748,13 @@ def estimate_rate(
         Butterworth order per pass.
     with_series : bool
         Compute the sliding-window series (False: ``series`` is empty; faster, no short-signal warning).
+    flatten_band : bool
+        Spectral method: divide the power by the squared gain of the detrend + band-pass
+        (:func:`filter_gain`) before the peak search.  Inside the band that gain still slopes
+        (0.48 at 0.75 Hz, 0.96 at 1.5 Hz for 0.7–2.5 Hz at 30 fps), enough for a 45 bpm pulse's
+        second harmonic to beat its fundamental in a clean reference PPG.  physio flattens when it
+        measures a *reference* signal (ground truth); estimates from video keep the slope
+        (False, rPPG-Toolbox's FFT peak), which damps noise at the band edges (``docs/rates.md``).
 
     Returns
     -------
@@ -712,13 +768,16 @@ def estimate_rate(
     _check_long_enough(x, fs, band, "signal")
     lam = _default_lambda(source, fs) if detrend_lambda is None else float(detrend_lambda)
     wave = waveform_from_signal(x, fs, band, derivative=derivative, detrend_lambda=lam, filter_order=filter_order)
+    response = None
+    if flatten_band and method == "spectral":
+        response = functools.partial(filter_gain, fs_hz=fs, band_hz=band, detrend_lambda=lam, filter_order=filter_order)
     if method == "spectral":
-        rate = rate_spectral(wave, fs, band)
+        rate = rate_spectral(wave, fs, band, response=response)
     else:
         rate = rate_peaks(wave, fs, source)
     win_s = _DEFAULT_WINDOW_S[source] if window_s is None else float(window_s)
     series = (
-        rate_series(wave, fs, band, window_s=win_s, hop_s=hop_s, method=method, source=source)
+        rate_series(wave, fs, band, window_s=win_s, hop_s=hop_s, method=method, source=source, response=response)
         if with_series
         else []
     )

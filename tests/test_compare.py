@@ -228,3 +228,14 @@ def test_calibration_stops_when_the_gain_does_not_grow(monkeypatch):
     monkeypatch.setattr(cmp, "_run", lambda m, s, f, c, d, light=False, recorders=(): {"gain": 1 + 0.3 * f})
     res = cmp.calibrate("evm", "pulse", [object()], target=4.0, device="cpu", say=lambda m: None)
     assert res["converged"] and res["value"] == pytest.approx(10.0, rel=0.05)
+
+
+def test_whole_frame_deepmag_variant_processes_the_whole_frame(cohort):
+    from physio.compare import _make
+
+    clips = cohort_clips(cohort, "pulse", split="all", tasks=["A"])
+    mag = _make("deepmag-full", "pulse", 3e-4, clips[0], "cpu")
+    assert getattr(mag, "box", None) is None  # no face box: the paper's whole-frame representation
+    res = compare(clips, "pulse", ["deepmag-full"], factors={"deepmag-full": 3e-4}, progress=False)
+    row = next(r for r in res["results"] if r["method"] == "deepmag-full")
+    assert np.isfinite(row["psnr"]) and row["gain"] > 1.0

@@ -52,6 +52,28 @@ def test_ppg_rate_derivative_path_matches():
     assert a == pytest.approx(b, abs=0.1)
 
 
+@pytest.mark.parametrize("hr_bpm", [45.0, 46.0])
+def test_flattened_band_keeps_a_slow_pulse_off_its_harmonic(hr_bpm):
+    # 45 bpm = 0.75 Hz sits near the 0.7 Hz edge, where the order-1 band-pass and the detrender pass
+    # only ~0.48 of the amplitude (0.96 at the 1.5 Hz harmonic): the raw peak is the harmonic.
+    ppg = _ppg(hr_bpm)
+    raw = R.estimate_rate(ppg, FS, "pulse", derivative=False, with_series=False)  # rPPG-Toolbox's peak
+    flat = R.estimate_rate(ppg, FS, "pulse", derivative=False, flatten_band=True)
+    assert raw.rate_per_min == pytest.approx(2 * hr_bpm, abs=1.5)
+    assert flat.rate_per_min == pytest.approx(hr_bpm, abs=0.5)
+    assert all(abs(v - hr_bpm) < 2.0 for _, v in flat.series)
+
+
+def test_filter_gain_matches_the_measured_response():
+    lam = R.detrend_lambda_for_cutoff(0.478, FS)
+    t = np.arange(3000) / FS
+    for f in (0.75, 1.5, 2.4):
+        x = np.sin(2 * np.pi * f * t)
+        y = R.waveform_from_signal(x, FS, PULSE_BAND_HZ, derivative=False, detrend_lambda=lam)
+        measured = np.std(y[600:-600]) / np.std(x[600:-600])
+        assert measured == pytest.approx(R.filter_gain(f, FS, PULSE_BAND_HZ, lam), rel=0.02)
+
+
 def test_estimate_rate_result_fields():
     res = R.estimate_rate(_ppg(72.0), FS, "pulse", derivative=False)
     assert res.waveform.shape == (int(30 * FS),)

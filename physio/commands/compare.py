@@ -59,7 +59,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", help="comma-separated tasks, e.g. A,D (default: all)")
     p.add_argument("--seconds", type=float, help="use only the first SECONDS of each session/video")
     p.add_argument("--source", required=True, choices=("pulse", "resp"))
-    p.add_argument("--methods", help="comma-separated (default: deepmag,evm,vam for pulse; deepmag,phase,vam for resp)")
+    p.add_argument("--methods", help="comma-separated (default: deepmag,evm,vam for pulse; deepmag,phase,vam for resp; deepmag-full = DeepMag on the whole frame)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--factors", type=_factors, default={}, help="fixed factors, e.g. evm=20,deepmag=1e-4 (not calibrated)")
     p.add_argument("--gain", type=_gain, default="auto", help="target in-band gain for calibration (default auto)")

@@ -76,7 +76,8 @@ def _score(report, arrays, truth: dict) -> dict:
     for key, source, series_key in (("pulse", "pulse", "hr"), ("resp", "resp", "br")):
         if key not in truth:
             continue
-        est = estimate_rate(truth[key], truth["fs"], source, derivative=False, bands=report.extra["bands"])
+        est = estimate_rate(truth[key], truth["fs"], source, derivative=False, bands=report.extra["bands"],
+                            flatten_band=True)
         pred = report.hr_bpm if source == "pulse" else report.br_bpm
         entry = {"truth": round(est.rate_per_min, 3), "abs_error": None if pred is None else round(abs(pred - est.rate_per_min), 3)}
         series = report.hr_series if source == "pulse" else report.br_series

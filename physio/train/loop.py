@@ -223,7 +223,8 @@ def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
             mses.append(float(np.mean((pred - y) ** 2)))
             try:
                 est = estimate_rate(pred, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False).rate_per_min
-                ref = estimate_rate(y, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False).rate_per_min
+                ref = estimate_rate(y, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False,
+                                    flatten_band=True).rate_per_min
             except InputError:
                 continue
             errs.append(abs(est - ref))
