@@ -33,10 +33,12 @@ import numpy as np
 
 from physio.errors import InputError
 from physio.magnify.scoring import ClipRegions, ClipScorer, PeakMemory
+from physio.rates import BANDS_HZ
 
 __all__ = ["Clip", "cohort_clips", "video_clips", "compare", "DEFAULT_METHODS", "default_methods", "BANDS", "environment"]
 
-BANDS = {"pulse": (0.7, 2.5), "resp": (0.16, 0.5)}
+BANDS = BANDS_HZ["deepmag"]
+"""The paper's bands (pulse 0.7–2.5 Hz, respiration 0.16–0.5 Hz) for every method."""
 DEFAULT_METHODS = {"pulse": ("deepmag", "evm", "vam"), "resp": ("deepmag", "phase", "vam")}
 """The paper's baselines: EVM and VAM for colour; phase-based EVM and VAM (and Oh et al.) for motion."""
 
@@ -92,6 +94,11 @@ def _fixed(mask: np.ndarray) -> np.ndarray:
     return m if m.ndim == 2 else m.mean(0) >= 0.5
 
 
+def _head(mask: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` frames of a per-frame ``(T, H, W)`` mask; a fixed ``(H, W)`` mask as it is."""
+    return mask[:n] if mask.ndim == 3 else mask
+
+
 def _per_frame(mask: np.ndarray):
     m = np.asarray(mask, bool)
     if m.ndim == 2:
@@ -136,12 +143,10 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
             need = {"skin", "face", "torso", "shoulders"} - set(names)
             if need:
                 raise InputError(f"{path}: session {s.key} lacks mask(s) {sorted(need)}")
-            skin = s.mask("skin")
-            skin = skin[:n] if skin.ndim == 3 else skin
+            skin = _head(s.mask("skin"), n)
             shoulders = cv2.dilate(_fixed(s.mask("shoulders")).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-            face_box = box_from_mask(s.mask("face")[:n] if s.mask("face").ndim == 3 else s.mask("face"), rep.get("margin", 0.1))
-            torso_m = s.mask("torso")
-            torso_box = box_from_mask(torso_m[:n] if torso_m.ndim == 3 else torso_m, 0.0)
+            face_box = box_from_mask(_head(s.mask("face"), n), rep.get("margin", 0.1))
+            torso_box = box_from_mask(_head(s.mask("torso"), n), 0.0)
             videos = [v for v in s.video_names if v.startswith(f"{source}_x")]
             tname = f"{source}_x{alpha:g}" if alpha is not None else (videos[0] if videos else None)
             if tname is not None and tname not in s.video_names:
@@ -445,10 +450,11 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
             bar.update()
     bar.close()
 
-    result = {"device": environment(dev)["device"], "device_type": dev, "source": source,
+    env = environment(dev)
+    result = {"device": env["device"], "device_type": dev, "source": source,
               "band_hz": list(BANDS[source]), "methods": methods, "calibration": calibration,
               "sessions": [_clean(r) for r in rows], "results": [_clean(r) for r in _aggregate(rows)],
-              "environment": environment(dev)}
+              "environment": env}
 
     # 3. Table 2: DeepMag's γ multiples on one task
     if gamma_sweep:

@@ -12,7 +12,7 @@ __all__ = ["write_figures"]
 _LABEL = {"original": "original", "deepmag": "DeepMag", "evm": "EVM", "phase": "phase EVM", "vam": "VAM",
           "oh": "Oh et al.", "lwmm-m1": "LW-MM M1", "lwmm-m2": "LW-MM M2",
           "deepmag-nol1": "DeepMag, no L1 norm", "deepmag-nosign": "DeepMag, no sign corr.",
-          "deepmag-full": "DeepMag, whole frame"}
+          "deepmag-signsample": "DeepMag, per-sample sign", "deepmag-full": "DeepMag, whole frame"}
 
 
 def label(method: str) -> str:

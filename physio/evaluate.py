@@ -31,12 +31,11 @@ METHODS = {"pulse_cnn": "pulse", "resp_cnn": "resp", "pos": "pulse", "chrom": "p
 
 def _truth_rate(session, source: str, bands: str, frames: int | None = None) -> tuple[float, float]:
     """Rate of the session's reference signal (over its first ``frames`` frames when given)."""
-    from physio.rates import estimate_rate  # noqa: PLC0415
+    from physio.rates import reference_rate  # noqa: PLC0415
 
     sig = session.signal_at_frames("pulse" if source == "pulse" else "resp")[:frames]
     kind = str(session.group["pulse" if source == "pulse" else "resp"].attrs.get("kind", ""))
-    est = estimate_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False,
-                       flatten_band=True)
+    est = reference_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False)
     return float(est.rate_per_min), session.fps
 
 

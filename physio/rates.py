@@ -51,6 +51,7 @@ __all__ = [
     "rate_series",
     "snr_db",
     "estimate_rate",
+    "reference_rate",
 ]
 
 Source = Literal["pulse", "resp"]
@@ -794,3 +795,15 @@ def estimate_rate(
         detrend_lambda=lam,
         derivative=bool(derivative),
     )
+
+
+def reference_rate(
+    signal, fs_hz: float, source: Source = "pulse", *, derivative: bool = False, bands="deepmag", **kwargs
+) -> RateResult:
+    """Rate of a clean *reference* signal (ground truth): :func:`estimate_rate` with ``flatten_band=True``.
+
+    Every place that scores against a reference (``physio evaluate``, ``physio compare``,
+    ``physio rates --truth``, the validation metric of ``physio train``) measures it through this
+    function, so a slow pulse's reference is not read at its harmonic (``docs/rates.md``).
+    """
+    return estimate_rate(signal, fs_hz, source, derivative=derivative, bands=bands, flatten_band=True, **kwargs)

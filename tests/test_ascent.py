@@ -109,11 +109,6 @@ def test_errors(net):
 def test_per_sample_sign_variant_keeps_the_gradient_pattern_and_never_anticorrelates():
     """``sign_correct="sample"`` (not the paper's eq. 3): one sign per time point, so every step is the
     plain (normalised) gradient up to a sign that makes it correlate positively with X."""
-    import torch
-
-    from physio.magnify.ascent import gradient_ascent
-    from physio.nets import PulseNet
-
     torch.manual_seed(0)
     net = PulseNet(channels=(4, 8), hidden=8).eval()
     x = torch.randn(6, 3, 36, 36) * 0.01
@@ -122,9 +117,5 @@ def test_per_sample_sign_variant_keeps_the_gradient_pattern_and_never_anticorrel
     for p, s, xi in zip(plain, samp, x):
         assert torch.allclose(s.abs(), p.abs(), rtol=1e-4, atol=1e-8)  # the same pattern, up to one sign
         assert float((s * xi).sum()) >= 0
-    import pytest
-
-    from physio.errors import InputError
-
     with pytest.raises(InputError, match="sign_correct"):
         gradient_ascent(net, x, 1e-4, 2, sign_correct="pixel")

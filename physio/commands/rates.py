@@ -70,14 +70,13 @@ def _load_truth(path: str) -> dict:
 
 
 def _score(report, arrays, truth: dict) -> dict:
-    from physio.rates import estimate_rate, snr_db  # noqa: PLC0415
+    from physio.rates import reference_rate, snr_db  # noqa: PLC0415
 
     res = {}
     for key, source, series_key in (("pulse", "pulse", "hr"), ("resp", "resp", "br")):
         if key not in truth:
             continue
-        est = estimate_rate(truth[key], truth["fs"], source, derivative=False, bands=report.extra["bands"],
-                            flatten_band=True)
+        est = reference_rate(truth[key], truth["fs"], source, bands=report.extra["bands"])
         pred = report.hr_bpm if source == "pulse" else report.br_bpm
         entry = {"truth": round(est.rate_per_min, 3), "abs_error": None if pred is None else round(abs(pred - est.rate_per_min), 3)}
         series = report.hr_series if source == "pulse" else report.br_series

@@ -212,7 +212,7 @@ def predict_session(net: torch.nn.Module, cache_group, device, batch: int = 256,
 
 def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
     """Rate MAE (per minute) and derivative MSE over the validation sessions."""
-    from physio.rates import estimate_rate  # noqa: PLC0415
+    from physio.rates import estimate_rate, reference_rate  # noqa: PLC0415
 
     errs, mses = [], []
     with Cohort(dataset.path) as c:
@@ -223,8 +223,8 @@ def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
             mses.append(float(np.mean((pred - y) ** 2)))
             try:
                 est = estimate_rate(pred, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False).rate_per_min
-                ref = estimate_rate(y, s.fps, cfg.source, derivative=True, bands=cfg.bands, with_series=False,
-                                    flatten_band=True).rate_per_min
+                ref = reference_rate(y, s.fps, cfg.source, derivative=True, bands=cfg.bands,
+                                     with_series=False).rate_per_min
             except InputError:
                 continue
             errs.append(abs(est - ref))
