@@ -42,6 +42,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("out", metavar="OUT.pt")
     e.add_argument("--bench", choices=("none", "quick", "full"), default="quick",
                    help="circle benchmark scores for the model card (default: quick)")
+    e.add_argument("--train-command", help="the command that trained the run, for the model card "
+                   "(default: `physio train-magnifier train --config configs/<name>.yaml -o RUN`)")
     e.set_defaults(_action=_export)
 
     i = sub.add_parser("info", help="print a weights file's model card, parameters and GFLOPs")
@@ -89,24 +91,29 @@ def _export(args) -> int:
     from physio.magnify.learned.complexity import complexity  # noqa: PLC0415
     from physio.magnify.learned.train import export_run, load_checkpoint  # noqa: PLC0415
     from physio.magnify.learned.nets import build_net  # noqa: PLC0415
+    from physio.magnify.learned.probe import factor_response  # noqa: PLC0415
+    from physio.magnify.learned.weights import load_weights, save_weights  # noqa: PLC0415
 
     cfg = load_checkpoint(f"{args.run}/last.pt")["config"]
-    extra = {"complexity_720": complexity(build_net(cfg["arch"], cfg["arch_args"]))}
+    extra = {"commands": {
+        "train": args.train_command or f"physio train-magnifier train --config configs/{cfg['name']}.yaml -o {args.run}",
+        "export": f"physio train-magnifier export {args.run} {args.out} --bench {args.bench}"},
+        "complexity_720": complexity(build_net(cfg["arch"], cfg["arch_args"]))}
     path = export_run(args.run, args.out, extra)
+    net, info = load_weights(path)
+    card = info["card"] | {"factor_response": factor_response(net)}
     if args.bench != "none":
         from physio.magnify.learned.circles import circle_benchmark, learned_bench_method  # noqa: PLC0415
-        from physio.magnify.learned.weights import load_weights, save_weights  # noqa: PLC0415
 
         bcfg = CircleBenchConfig.quick() if args.bench == "quick" else CircleBenchConfig()
         res = circle_benchmark([learned_bench_method(cfg["arch"], str(path), cfg=bcfg)], bcfg, sweeps=False)
-        net, info = load_weights(path)
         m = res["main"][cfg["arch"]]["mean"]
-        card = info["card"] | {"circle_benchmark": {
+        card |= {"circle_benchmark": {
             "setting": args.bench, "videos": bcfg.n_videos, "size_px": bcfg.size, "frames": bcfg.frames,
             "noise_sigma": bcfg.noise_sigma, "factor": res["methods"][cfg["arch"]]["factor"],
             "measured_amp_px": res["methods"][cfg["arch"]]["measured_amp_px"],
             "mse": m["mse"], "psnr_db": m["psnr"], "ssim": m["ssim"]}}
-        save_weights(path, net, info["arch"], info["arch_args"], card)
+    save_weights(path, net, info["arch"], info["arch_args"], card)
     print(f"{path} (+ model card {path.with_suffix('.md')})")
     return 0
 

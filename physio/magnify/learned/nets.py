@@ -197,14 +197,15 @@ class LWMMNet(nn.Module):
 
     def __init__(
         self, c: int = 24, n_full: int = 2, n_half: int = 2, tap: int = 1, n_app: int = 3, n_man: int = 3,
-        n_dec_half: int = 10, n_dec_full: int = 3,
+        n_dec_half: int = 10, n_dec_full: int = 3, shared_encoder: bool = True,
     ) -> None:
         super().__init__()
         if not 1 <= tap <= n_half:
             raise InputError(f"LWMMNet: tap must be in [1, n_half={n_half}], got {tap}")
         self.c = c
-        self.stream_a = _Stream(c, n_full, n_half, tap)  # current frame
-        self.stream_b = _Stream(c, n_full, n_half, tap)  # reference frame
+        self.shared_encoder = shared_encoder
+        self.stream_a = _Stream(c, n_full, n_half, tap)  # current frame (both frames when shared)
+        self.stream_b = None if shared_encoder else _Stream(c, n_full, n_half, tap)  # reference frame
         d = 2 * c
         self.appearance = nn.Sequential(_conv(2 * d, d), nn.ReLU(), *[ResBlock(d) for _ in range(n_app)])
         self.phi = nn.Sequential(_conv(d, 3), nn.Tanh())
@@ -218,7 +219,8 @@ class LWMMNet(nn.Module):
 
     def encode(self, cur: Tensor, ref: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Run both streams in lock-step → ``(E_a, E_b, E'_a, E'_b)`` (a: current, b: reference)."""
-        sa, sb = self.stream_a, self.stream_b
+        sa = self.stream_a
+        sb = sa if self.stream_b is None else self.stream_b
         xa, xb = F.relu(sa.stem(cur)), F.relu(sb.stem(ref))
         for ba, bb in zip(sa.full_blocks, sb.full_blocks):
             xa, xb = ba(xa, xb), bb(xb, xa)

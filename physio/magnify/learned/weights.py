@@ -108,6 +108,11 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _is_table(v) -> bool:
+    return (isinstance(v, list) and len(v) > 1 and all(isinstance(r, dict) for r in v)
+            and all(list(r) == list(v[0]) for r in v))
+
+
 def write_model_card(path: str | os.PathLike, arch: str, card: dict) -> Path:
     """Render ``card`` (nested dict) as Markdown at ``path`` (atomic)."""
     p = Path(path)
@@ -116,7 +121,13 @@ def write_model_card(path: str | os.PathLike, arch: str, card: dict) -> Path:
         if isinstance(val, dict):
             lines += [f"## {key}", ""]
             for k, v in val.items():
-                lines.append(f"- **{k}**: {_fmt(v)}")
+                if _is_table(v):  # a list of records with the same keys: a Markdown table
+                    cols = list(v[0])
+                    lines += [f"- **{k}**:", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                    lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in v]
+                    lines.append("")
+                else:
+                    lines.append(f"- **{k}**: {_fmt(v)}")
             lines.append("")
         else:
             lines.append(f"- **{key}**: {_fmt(val)}")
