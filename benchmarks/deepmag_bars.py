@@ -11,7 +11,9 @@ prints, as JSON and a markdown table:
 1. gain vs γ: in-band RMS of the skin-mean green (pulse) / shoulder vertical motion (resp) of the output
    over the input's, for 0.5γ, γ, 2γ, 4γ;
 2. fidelity: Pearson r between DeepMag's change and the ground-truth change (``pulse_x{α}`` − original)
-   inside the skin (pulse) / the shoulder band (resp), both band-passed;
+   inside the skin (pulse) / the shoulder band (resp), both band-passed — per pixel and channel
+   (``fidelity_r``, the strict reading) and, for pulse, of the skin-mean R, G, B change traces
+   (``fidelity_trace_r``: is the magnified pulse waveform the true one, wherever in the skin it lands);
 3. specificity: leakage (change energy outside / inside the region) and PSNR/SSIM against the original,
    for DeepMag and for EVM at the same in-band gain;
 4. sign correction: share of skin pixels whose input and magnified representation correlate positively
@@ -36,7 +38,14 @@ def _run(mag, frames, fps):
 def main(argv=None) -> int:
     from physio.cohort import Cohort
     from physio.magnify.deepmag import DeepMag
-    from physio.magnify.quality import band_rms, change_correlation, leakage, psnr_ssim, region_trace
+    from physio.magnify.quality import (
+        band_rms,
+        bandpass_time,
+        change_correlation,
+        leakage,
+        psnr_ssim,
+        region_trace,
+    )
     from physio.models import load_net
     from physio.represent.compute import box_from_mask
 
@@ -51,10 +60,13 @@ def main(argv=None) -> int:
     p.add_argument("--out")
     p.add_argument("--source", default="pulse", choices=("pulse", "resp"))
     p.add_argument("--resp-gamma", type=float, default=3.6e-3)
+    p.add_argument("--sign-correct", default="on", choices=("on", "off", "sample"),
+                   help="the paper's element-wise sign correction (on), none (off, §5.4 ablation) or per sample")
     args = p.parse_args(argv)
     torch.manual_seed(0)
+    sign = {"on": True, "off": False, "sample": "sample"}[args.sign_correct]
     if args.source == "resp":
-        return _resp(args)
+        return _resp(args, sign)
     net, ckpt = load_net("pulse_cnn")
     rep = ckpt["representation"]
     mults = [float(g) for g in args.gammas.split(",")]
@@ -74,7 +86,7 @@ def main(argv=None) -> int:
             row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}}
             for m in mults:
                 g = args.pulse_gamma * m
-                mag = DeepMag(net, "pulse", gamma=g, size=int(rep["size"]), box=box, device="cpu")
+                mag = DeepMag(net, "pulse", gamma=g, size=int(rep["size"]), box=box, device="cpu", sign_correct=sign)
                 out = _run(mag, frames, fps)
                 gain = band_rms(region_trace(out, skin), fps, (0.7, 2.5)) / base
                 row["gain"][f"{m:g}x"] = round(gain, 3)
@@ -83,10 +95,15 @@ def main(argv=None) -> int:
                     row.update(psnr=round(ps, 2), ssim=round(ss, 4), leakage=round(leakage(out, frames, skin), 4))
                     if truth is not None:
                         row["fidelity_r"] = round(change_correlation(out, frames, truth, skin, fps, (0.7, 2.5)), 3)
+                        orig = region_trace(frames, skin, None)
+                        d_out = bandpass_time(region_trace(out, skin, None) - orig, fps, (0.7, 2.5))
+                        d_gt = bandpass_time(region_trace(truth, skin, None) - orig, fps, (0.7, 2.5))
+                        row["fidelity_trace_r"] = round(float(np.corrcoef(d_out.ravel(), d_gt.ravel())[0, 1]), 3)
                         row["truth_gain"] = round(band_rms(region_trace(truth, skin), fps, (0.7, 2.5)) / base, 3)
             results.append(row)
             print(json.dumps(row), file=sys.stderr)
     summary = {"cohort": args.cohort, "pulse_gamma": args.pulse_gamma, "alpha_truth": args.alpha,
+               "sign_correct": args.sign_correct,
                "results": results, "wall_s": round(time.time() - t0, 1), "torch": torch.__version__}
     text = json.dumps(summary, indent=1)
     print(text)
@@ -96,7 +113,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _resp(args) -> int:
+def _resp(args, sign) -> int:
     """Respiration: gain = in-band RMS of the shoulders' vertical motion, output over input; fidelity =
     r between DeepMag's change and `resp_x{α}` − original inside the shoulder band (dilated)."""
     import cv2
@@ -127,7 +144,7 @@ def _resp(args) -> int:
             row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}}
             for m in (float(g) for g in args.gammas.split(",")):
                 mag = DeepMag(net, "resp", gamma=args.resp_gamma * m, size=int(rep["size"]),
-                              level=int(rep["level"]), box=box, device="cpu")
+                              level=int(rep["level"]), box=box, device="cpu", sign_correct=sign)
                 out = _run(mag, frames, fps)
                 row["gain"][f"{m:g}x"] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
                 if m == 1.0:
