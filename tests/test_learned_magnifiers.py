@@ -82,6 +82,16 @@ def test_lwmm_shared_encoder_gives_zero_motion_for_identical_frames():
     assert complexity(build_net("lwmm-m1", {"shared_encoder": False}))["params"] == 1_103_475
 
 
+def test_weights_saved_before_the_shared_encoder_still_load(tmp_path):
+    old = build_net("lwmm-m2", {**TINY_LWMM, "shared_encoder": False})
+    save_weights(tmp_path / "old.pt", old, "lwmm-m2", TINY_LWMM)  # arch_args without the flag, as before
+    net, info = load_weights(tmp_path / "old.pt")
+    assert info["arch_args"]["shared_encoder"] is False
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(net(x, x, 5.0), old.eval()(x, x, 5.0))
+
+
 def test_factor_response_probe_reads_a_copying_and_a_magnifying_network():
     class Copy(nn.Module):  # output = current frame: motion d whatever the factor
         def __init__(self):

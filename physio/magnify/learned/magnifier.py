@@ -17,10 +17,11 @@ on a video.  With ``factor = alpha``, motion between the frame pair the network 
   of ``S_cur − S_ref`` and adds its output to ``S_t``.  LW-MM, whose two encoder streams see each
   other and so have no per-frame code: each frame is encoded as the pair ``(F_t, F_t)``, and the
   manipulator gets ``(E_a − E_b)_t + bp((E_a + E_b)/2)_t`` — the band-passed code plus the no-motion
-  offset (zero with the default shared-weight encoder; the unshared variant's streams differ).  The band-pass is a :class:`physio.magnify.temporal.TemporalFilter`
-  (``filter``: ``"butter"`` zero-phase by default, ``"ideal"``, ``"iir"`` …); the block needs the
-  filter's margin of context.  Memory: one feature map ``(2C or 32) × H/2 × W/2`` floats per frame of
-  the block (≈ 10–15 MB per 640×480 frame), so keep ``block_frames`` moderate for long videos.
+  offset (zero with the default shared-weight encoder; the unshared variant's streams differ).  The
+  band-pass is a :class:`physio.magnify.temporal.TemporalFilter` (``filter``: ``"butter"`` zero-phase
+  by default, ``"ideal"``, ``"iir"`` …); the block needs the filter's margin of context.  Memory: one
+  feature map ``(2C or 32) × H/2 × W/2`` floats per frame of the block (≈ 10–15 MB per 640×480
+  frame), so keep ``block_frames`` moderate for long videos.
 
 Frames are padded (reflect) to the network's size multiple and cropped back.  The network was
 never trained with temporal filtering; Oh et al. and the thesis both note that filtering its

@@ -187,6 +187,10 @@ class LWMMNet(nn.Module):
         Residual blocks of the appearance encoder (3) and manipulator (3).
     n_dec_half, n_dec_full : int
         Decoder residual blocks before (10) and after (3) upsampling.
+    shared_encoder : bool
+        One set of weights for both encoder streams (default; identical frames give ``E_a = E_b``).
+        ``False``: separate weights, the thesis' parameter counts, but untrainable here
+        (docs/learned-magnifiers.md).
 
     Shape
     -----

@@ -91,6 +91,8 @@ def load_weights(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module
         raise InputError(f"{p}: not a physio learned-magnifier weights file (format={obj.get('format')!r})")
     if arch not in ARCHS:
         raise InputError(f"{p}: unknown architecture {arch!r}")
+    if "shared_encoder" not in args and any(k.startswith("stream_b.") for k in state):
+        args = {**args, "shared_encoder": False}  # LW-MM saved before the shared encoder became the default
     net = build_net(arch, args)
     try:
         net.load_state_dict(state)
