@@ -130,7 +130,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--block-frames must be >= 1, got {args.block_frames}")
     kwargs = build_kwargs(args)
     magnifier = get_magnifier(args.method, **kwargs)
-    band = getattr(magnifier, "band_hz", None) or kwargs["band_hz"]
+    if hasattr(magnifier, "band_hz") and magnifier.band_hz is None:  # learned nets outside temporal mode
+        band_text = f"{getattr(magnifier, 'mode', '')} mode, no temporal band".strip()
+    else:
+        band = getattr(magnifier, "band_hz", None) or kwargs["band_hz"]
+        band_text = f"band {band[0]:g}-{band[1]:g} Hz"
     info = video_info(args.video, fps=args.fps)
     start = 0.0 if args.start is None else args.start
     end = info.duration_s if args.end is None else min(args.end, info.duration_s)
@@ -144,6 +148,6 @@ def run(args: argparse.Namespace) -> int:
         )
     print(
         f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']}, "
-        f"{result['fps']:g} fps ({args.method}, band {band[0]:g}-{band[1]:g} Hz, margin {result['margin_frames']} frames)"
+        f"{result['fps']:g} fps ({args.method}, {band_text}, margin {result['margin_frames']} frames)"
     )
     return 0
