@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -58,6 +60,15 @@ def _format_warning(message, category, filename, lineno, line=None):  # pragma: 
     return f"physio: warning: {message}\n"
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised in the main thread so that every ``finally``
+    runs: temporary files, shards and partial outputs are removed as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -66,14 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if argv is None and len(sys.argv) <= 1 else 0
     warnings.formatwarning = _format_warning
     warnings.simplefilter("default", PhysioWarning)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
     try:
         return int(args._run(args) or 0)
     except PhysioError as exc:
         print(f"physio: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except _Terminated:
+        print("physio: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("physio: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

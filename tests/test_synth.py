@@ -376,3 +376,27 @@ def test_h264_round_trip_keeps_size_and_content():
     assert enc.frames.shape == raw.frames.shape and enc.videos["pulse_x5"].shape == raw.frames.shape
     err = np.abs(enc.frames.astype(np.int16) - raw.frames)
     assert 0 < err.mean() < 6  # lossy, but the same picture
+
+
+def test_sigterm_leaves_no_partial_cohort(tmp_path):
+    """A scheduler's SIGTERM mid-run: `physio synth` exits 143 and removes its shards and partial file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "c.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "physio.cli", "synth", str(out), "--participants", "4", "--tasks", "A",
+         "--duration", "20", "--workers", "1", "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith(".c.h5.shards-") for p in tmp_path.iterdir()):
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside the rendering of the first session
+    assert proc.poll() is None, "synth finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated" in err
+    assert list(tmp_path.iterdir()) == []  # no cohort, no shards, no partial file
