@@ -207,7 +207,6 @@ class LWMMNet(nn.Module):
         if not 1 <= tap <= n_half:
             raise InputError(f"LWMMNet: tap must be in [1, n_half={n_half}], got {tap}")
         self.c = c
-        self.shared_encoder = shared_encoder
         self.stream_a = _Stream(c, n_full, n_half, tap)  # current frame (both frames when shared)
         self.stream_b = None if shared_encoder else _Stream(c, n_full, n_half, tap)  # reference frame
         d = 2 * c

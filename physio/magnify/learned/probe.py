@@ -58,8 +58,9 @@ def measure_shift(reference: np.ndarray, moved: np.ndarray, border: int = 8) -> 
     return float(warp[0, 2])
 
 
-def _to_pm1(x: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(x).permute(2, 0, 1)[None].to(device) * 2 - 1
+def _to_pm1(frames: list[np.ndarray], device) -> torch.Tensor:
+    """``(H, W, 3)`` images in [0, 1] → one ``(N, 3, H, W)`` batch in [−1, 1]."""
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).to(device) * 2 - 1
 
 
 @torch.no_grad()
@@ -79,12 +80,12 @@ def factor_response(net: torch.nn.Module, factors=(1.0, 3.0, 10.0, 30.0), shifts
     pics = [_skimage_image(n) for n in images]
     rows = []
     for d in shifts_px:
-        pairs = [shifted_pair(p, d, size) for p in pics]
-        for a in factors:
-            moved = []
-            for ref, cur in pairs:
-                out = net(_to_pm1(ref, device), _to_pm1(cur, device), torch.tensor([float(a)], device=device))
-                moved.append(measure_shift(ref, ((out[0].permute(1, 2, 0).cpu().numpy() + 1) / 2)))
+        refs, curs = zip(*(shifted_pair(p, d, size) for p in pics))
+        ref_b, cur_b = _to_pm1(refs, device), _to_pm1(curs, device)
+        for a in factors:  # all images in one forward pass per (shift, factor)
+            out = (net(ref_b, cur_b, torch.full((len(refs),), float(a), device=device)) + 1) / 2
+            out = out.permute(0, 2, 3, 1).cpu().numpy()
+            moved = [measure_shift(ref, o) for ref, o in zip(refs, out)]
             m = float(np.nanmean(moved)) if np.isfinite(moved).any() else float("nan")
             ideal = float(a) * float(d)
             rows.append({"shift_px": float(d), "factor": float(a), "ideal_px": round(ideal, 4),
