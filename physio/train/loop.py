@@ -261,7 +261,7 @@ def train(
     Parameters
     ----------
     prepare_cache : callable, optional
-        ``prepare_cache(cohort_path, representation_dict) -> cache_key``; computes the cached
+        ``prepare_cache(cohort_path, representation_dict, progress=bool) -> cache_key``; computes the cached
         representation when missing (default: :func:`physio.represent.cache.ensure_cache`).
 
     Returns
@@ -282,7 +282,7 @@ def train(
     best_path = out / f"{cfg.name}.pt"
 
     if rank == 0:
-        cache_key = prepare_cache(cohort_path, cfg.representation)
+        cache_key = prepare_cache(cohort_path, cfg.representation, progress=progress)
     if world > 1:
         holder = [cache_key if rank == 0 else None]
         dist.broadcast_object_list(holder, src=0)
@@ -303,8 +303,12 @@ def train(
         ckpt = load_checkpoint(last_path)
         if ckpt["cohort_content_sha256"] != content_hash:
             raise InputError(f"{last_path}: was trained on a different cohort (content hash differs)")
-        if ckpt["config"] != dataclasses.asdict(cfg):
+        # ``epochs`` may grow: no schedule depends on it, so extending a run equals training longer
+        given = {**dataclasses.asdict(cfg), "epochs": ckpt["config"]["epochs"]}
+        if ckpt["config"] != given:
             raise InputError(f"{last_path}: config differs from the one given; refusing to resume")
+        if cfg.epochs < ckpt["epoch"]:
+            raise InputError(f"{last_path}: already trained {ckpt['epoch']} epochs; --epochs {cfg.epochs} is fewer")
         net.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         history = ckpt["history"]
