@@ -1,0 +1,60 @@
+"""HR through the path users run (`physio rates`) on cohort sessions, for one or more PulseNets.
+
+`physio evaluate` feeds a network the cached representation of the cohort's training ROI (the
+synthetic face mask's box).  Users run `physio rates` on a video file: the frames go through a codec,
+and the face box comes from the detector.  This script writes each session to a video file and runs
+`physio.measure.measure_rates` on it, so the two paths can be compared (docs/evaluation.md, Session 5):
+
+    python benchmarks/rates_user_path.py --cohort COHORT.h5 --participants p003,p004 \
+        --models models/pulse_cnn.pt,/work/runs/pulse320b/pulse_cnn.pt
+
+Prints one line per session (key, reference HR, each model's HR) and per-model MAE per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cohort", required=True)
+    p.add_argument("--participants", default=None, help="comma-separated (default: all)")
+    p.add_argument("--models", default="pulse_cnn", help="comma-separated PulseNet checkpoints")
+    p.add_argument("--lossless", action="store_true",
+                   help="bit-exact RGB files (libx264rgb); default x264 crf 0 in YUV 4:2:0, as the quick start")
+    args = p.parse_args(argv)
+
+    from physio.cohort import Cohort
+    from physio.evaluate import _truth_rate
+    from physio.io import video_write
+    from physio.measure import measure_rates
+
+    models = args.models.split(",")
+    parts = args.participants.split(",") if args.participants else None
+    err: dict[str, dict[str, list[float]]] = {m: {} for m in models}
+    with tempfile.TemporaryDirectory(prefix="physio-userpath-") as tmp, Cohort(args.cohort) as c:
+        for s in c.sessions(participants=parts):
+            truth = _truth_rate(s, "pulse", "deepmag")[0]
+            frames = s.read_frames(0, s.n_frames)
+            kw = {"lossless": True} if args.lossless else {"crf": 0}
+            video = video_write(Path(tmp) / "session.mp4", frames, fps=s.fps, **kw)
+            row = [s.key, f"{truth:.1f}"]
+            for m in models:
+                report, _ = measure_rates(video, pulse_model=m, resp_method="motion", progress=False)
+                err[m].setdefault(s.task, []).append(abs(report.hr_bpm - truth))
+                row.append(f"{report.hr_bpm:.1f}")
+            print(*row, flush=True)
+    for m in models:
+        per_task = {t: round(float(np.mean(v)), 2) for t, v in sorted(err[m].items())}
+        print(m, "MAE (bpm)", per_task, "all", round(float(np.mean(sum(err[m].values(), []))), 2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
