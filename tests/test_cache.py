@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,27 @@ def test_interrupted_cache_is_redone(tmp_path):
     with Cohort(path) as c:
         grp = c["p00/A"].group[f"cache/{key}"]
         assert grp.attrs["complete"] and grp["x"].shape[0] == c["p00/A"].n_frames - 1
+
+
+def test_detect_roi_is_the_box_physio_rates_crops(tmp_path):
+    """`roi: detect:face` caches the crop `physio rates` feeds a network: the tracker's boxes over the
+    session combined by crop_box_union (so training and inference crops can agree)."""
+    from physio.measure import crop_box_union
+    from physio.represent.cache import session_box
+    from physio.roi import roi_detect
+    from physio.synth import synth_cohort
+
+    path = synth_cohort(tmp_path / "s.h5", participants=1, tasks="A", duration_s=2.0, size=(320, 240), seed=3,
+                        workers=1, progress=False)
+    spec = {"kind": "nfd", "size": 36, "roi": "detect:face", "margin": 0.1}
+    key = ensure_cache(path, spec, progress=False)
+    with Cohort(path) as c:
+        s = c["p001/task_A"]
+        frames = s.read_frames(0, s.n_frames)
+        want = crop_box_union(roi_detect([frames], s.fps).boxes("face"), frames.shape[1:3], margin=0.1)
+        got = tuple(json.loads(s.group[f"cache/{key}"].attrs["box"]))
+        assert got == want
+        mask_box = session_box(s, RepresentationSpec(kind="nfd", roi="mask:face", margin=0.1))
+        assert max(abs(a - b) for a, b in zip(got, mask_box)) < 20  # the same face, a different definition
+    with pytest.raises(InputError, match="detect:face"):
+        RepresentationSpec(roi="detect:hand")

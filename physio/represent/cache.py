@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from physio.cohort import Cohort
-from physio.errors import CohortSchemaError
+from physio.errors import CohortSchemaError, InputError
 from physio.represent.compute import RepresentationSpec, box_from_mask, iter_representation
 
 __all__ = ["ensure_cache", "read_cache", "cache_scale", "session_box"]
@@ -29,9 +29,24 @@ CHUNK_T = 32
 
 
 def session_box(session, spec: RepresentationSpec):
-    """The crop box of ``spec.roi`` for a cohort session (None for the whole frame)."""
+    """The crop box of ``spec.roi`` for a cohort session (None for the whole frame).
+
+    ``detect:<region>`` runs the default region tracker over the session's frames (as ``physio
+    rates`` does over a video) and combines its boxes with :func:`physio.measure.crop_box_union`.
+    """
     if spec.roi == "full":
         return None
+    if spec.roi.startswith("detect:"):
+        from physio.measure import crop_box_union  # noqa: PLC0415
+        from physio.roi import roi_detect  # noqa: PLC0415
+
+        region = spec.roi.split(":", 1)[1]
+        track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", source=session.key)
+        try:
+            w, h = session.frame_size
+            return crop_box_union(track.boxes(region), (h, w), margin=spec.margin)
+        except InputError as exc:
+            raise InputError(f"{session.key}: no {region} detected for roi {spec.roi!r}") from exc
     name = spec.roi.split(":", 1)[1]
     if name not in session.mask_names:
         raise CohortSchemaError(f"{session.key}: no mask {name!r} for roi {spec.roi!r} (have {session.mask_names})")

@@ -40,8 +40,11 @@ class RepresentationSpec:
     size : int
         Output side in pixels (36 for NFD, 123 for phase in the paper).
     roi : str
-        ``"full"`` (the whole frame, as in the paper) or ``"mask:<name>"`` (the bounding box, over
-        the whole session, of a stored cohort mask, e.g. ``mask:skin``, grown by ``margin``).
+        ``"full"`` (the whole frame, as in the paper), ``"mask:<name>"`` (the bounding box, over
+        the whole session, of a stored cohort mask, e.g. ``mask:skin``, grown by ``margin``) or
+        ``"detect:face"`` / ``"detect:torso"`` (the box ``physio rates`` crops at inference: the
+        detector's per-frame boxes combined by :func:`physio.measure.crop_box_union` with ``margin``),
+        so a network can be trained on the very crop it will be fed.
     margin : float
         Fractional growth of a mask's bounding box on each side.
     level : int
@@ -62,8 +65,10 @@ class RepresentationSpec:
             raise InputError(f"representation kind must be 'nfd' or 'phase', got {self.kind!r}")
         if int(self.size) < 8:
             raise InputError(f"representation size must be ≥ 8, got {self.size}")
-        if not (self.roi == "full" or self.roi.startswith("mask:")):
-            raise InputError(f"representation roi must be 'full' or 'mask:<name>', got {self.roi!r}")
+        if not (self.roi in ("full", "detect:face", "detect:torso") or self.roi.startswith("mask:")):
+            raise InputError(
+                f"representation roi must be 'full', 'mask:<name>', 'detect:face' or 'detect:torso', got {self.roi!r}"
+            )
 
     @classmethod
     def from_dict(cls, d: dict | RepresentationSpec) -> RepresentationSpec:
