@@ -44,7 +44,8 @@ class RepresentationSpec:
         the whole session, of a stored cohort mask, e.g. ``mask:skin``, grown by ``margin``) or
         ``"detect:face"`` / ``"detect:torso"`` (the box ``physio rates`` crops at inference: the
         detector's per-frame boxes combined by :func:`physio.measure.crop_box_union` with ``margin``),
-        so a network can be trained on the very crop it will be fed.
+        so a network can be trained on the very crop it will be fed (``physio rates`` uses margin 0.1
+        for the face and 0 for the torso: train with the same).
     margin : float
         Fractional growth of a mask's bounding box on each side.
     level : int
