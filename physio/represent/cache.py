@@ -41,7 +41,8 @@ def session_box(session, spec: RepresentationSpec):
         from physio.roi import roi_detect  # noqa: PLC0415
 
         region = spec.roi.split(":", 1)[1]
-        track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", source=session.key)
+        track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", torso=region == "torso",
+                           source=session.key)
         try:
             w, h = session.frame_size
             return crop_box_union(track.boxes(region), (h, w), margin=spec.margin)
