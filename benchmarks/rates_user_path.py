@@ -9,6 +9,8 @@ and the face box comes from the detector.  This script writes each session to a 
         --models models/pulse_cnn.pt,/work/runs/pulse320b/pulse_cnn.pt
 
 Prints one line per session (key, reference HR, each model's HR) and per-model MAE per task.
+Each model runs the whole `measure_rates` (decode + detection + network), as a user would: N models
+cost N detections per session.
 """
 
 from __future__ import annotations
@@ -41,9 +43,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="physio-userpath-") as tmp, Cohort(args.cohort) as c:
         for s in c.sessions(participants=parts):
             truth = _truth_rate(s, "pulse", "deepmag")[0]
-            frames = s.read_frames(0, s.n_frames)
             kw = {"lossless": True} if args.lossless else {"crf": 0}
-            video = video_write(Path(tmp) / "session.mp4", frames, fps=s.fps, **kw)
+            video = video_write(Path(tmp) / "session.mp4", s.iter_frames(chunk=128), fps=s.fps, **kw)  # streamed
             row = [s.key, f"{truth:.1f}"]
             for m in models:
                 report, _ = measure_rates(video, pulse_model=m, resp_method="motion", progress=False)
