@@ -6,11 +6,13 @@ and the face box comes from the detector.  This script writes each session to a 
 `physio.measure.measure_rates` on it, so the two paths can be compared (docs/evaluation.md, Session 5):
 
     python benchmarks/rates_user_path.py --cohort COHORT.h5 --participants p003,p004 \
-        --models models/pulse_cnn.pt,/work/runs/pulse320b/pulse_cnn.pt
+        --models models/pulse_cnn.pt,/work/runs/pulse320b/pulse_cnn.pt,pos,chrom
 
 Prints one line per session (key, reference HR, each model's HR) and per-model MAE per task.
-Each model runs the whole `measure_rates` (decode + detection + network), as a user would: N models
-cost N detections per session.
+`--models` takes PulseNet checkpoints and the rPPG methods pos, chrom, green (`physio rates --method`).
+The face is detected once per session (the first model's `measure_rates` call) and the track is handed
+to the others, so every model sees the same boxes and masks; the rest of `measure_rates` (decoding,
+network or rPPG, rates) runs per model as a user's call would.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+RPPG = ("pos", "chrom", "green")
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cohort", required=True)
     p.add_argument("--participants", default=None, help="comma-separated (default: all)")
-    p.add_argument("--models", default="pulse_cnn", help="comma-separated PulseNet checkpoints")
+    p.add_argument("--models", default="pulse_cnn",
+                   help="comma-separated PulseNet checkpoints and/or rPPG methods (pos, chrom, green)")
     p.add_argument("--lossless", action="store_true",
                    help="bit-exact RGB files (libx264rgb); default x264 crf 0 in YUV 4:2:0, as the quick start")
     args = p.parse_args(argv)
@@ -46,8 +51,11 @@ def main(argv=None) -> int:
             kw = {"lossless": True} if args.lossless else {"crf": 0}
             video = video_write(Path(tmp) / "session.mp4", s.iter_frames(chunk=128), fps=s.fps, **kw)  # streamed
             row = [s.key, f"{truth:.1f}"]
+            track = None
             for m in models:
-                report, _ = measure_rates(video, pulse_model=m, resp_method="motion", progress=False)
+                kw = {"method": m} if m in RPPG else {"pulse_model": m}
+                report, arrays = measure_rates(video, resp_method="motion", progress=False, track=track, **kw)
+                track = arrays["track"]
                 err[m].setdefault(s.task, []).append(abs(report.hr_bpm - truth))
                 row.append(f"{report.hr_bpm:.1f}")
             print(*row, flush=True)

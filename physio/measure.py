@@ -238,11 +238,14 @@ def measure_rates(
     device: str | None = None,
     min_face_fraction: float = 0.5,
     progress: bool = True,
+    track=None,
 ) -> tuple[RatesReport, dict]:
     """HR and BR of a video: ROI → representation → network (or rPPG / motion) → rates.
 
-    Returns the report and a dict of arrays (``pulse_wave``, ``resp_wave``, their ``*_fs``, boxes) for
-    plots and CSVs.  See ``docs/rates.md`` and ``physio rates --help``.
+    Returns the report and a dict of arrays (``pulse_wave``, ``resp_wave``, their ``*_fs``, the ROI
+    ``track``) for plots and CSVs.  ``track``: the ``RoiTrack`` a previous call on the same video (same
+    ``start_s``/``end_s``/``fps``) returned, to run another method without detecting again.  See
+    ``docs/rates.md`` and ``physio rates --help``.
     """
     from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -268,9 +271,11 @@ def measure_rates(
         return tqdm(total=n, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
 
     extra: dict = {"frames": n, "roi": roi, "video": str(video)}
-    track = None
     face_box = torso_box = None
-    if roi == "face":
+    if roi == "face" and track is not None:
+        if len(track) != n:
+            raise InputError(f"the given ROI track has {len(track)} frames, the video {n}")
+    elif roi == "face":
         from physio.roi import roi_detect  # noqa: PLC0415
 
         with bar("regions") as b:
@@ -281,6 +286,7 @@ def measure_rates(
 
             track = roi_detect(counted(reader().chunks()), rate_fps, roi="face", detector=detector, every=every,
                                min_face_fraction=min_face_fraction, source=str(video))
+    if roi == "face":
         face_box = crop_box_union(track.boxes("face"), hw, margin=0.1)
         tb = track.boxes("torso")
         torso_box = crop_box_union(tb, hw, margin=0.0) if np.isfinite(np.asarray(tb, float)).all(axis=1).any() else None
@@ -288,7 +294,7 @@ def measure_rates(
         extra["torso_box"] = None if torso_box is None else list(torso_box)
         extra["roi_summary"] = track.summary()
 
-    arrays: dict = {"fps": rate_fps}
+    arrays: dict = {"fps": rate_fps, "track": track}
     # one decoding pass feeds the pulse and the respiration estimators
     def network(model, box):
         net, ckpt = load_net(model, dev)

@@ -98,3 +98,22 @@ def test_rates_cnn_fast_heart_under_head_motion(tmp_path):
     truth = reference_rate(s.pulse, s.signal_fs, "pulse").rate_per_min
     print(f"fast heart, task C: truth {truth:.1f} bpm, PulseNet {report.hr_bpm:.1f} bpm")
     assert abs(report.hr_bpm - truth) < 3.0
+
+
+def test_rates_reuses_a_given_track(tmp_path):
+    """A second method on the same video can take the first call's ROI track instead of detecting again:
+    same boxes, same result as detecting afresh; a track of another length is refused."""
+    from physio.errors import InputError
+    from physio.measure import measure_rates
+    from physio.synth import participant_sample, synth_session
+
+    s = synth_session(participant_sample(np.random.default_rng(11), name="p001"), task="A", duration_s=6.0,
+                      size=(160, 120), seed=11)
+    video = video_write(tmp_path / "a.mkv", s.frames, fps=s.fps, lossless=True)
+    first, arrays = measure_rates(video, method="pos", resp_method="motion", progress=False)
+    fresh, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False)
+    reused, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False, track=arrays["track"])
+    assert reused.extra["face_box"] == fresh.extra["face_box"] == first.extra["face_box"]
+    assert reused.hr_bpm == fresh.hr_bpm and reused.br_bpm == fresh.br_bpm
+    with pytest.raises(InputError, match="frames"):
+        measure_rates(video, method="pos", resp_method="motion", progress=False, track=arrays["track"], end_s=3.0)
