@@ -9,7 +9,9 @@ For each session it runs DeepMag (pulse, on the session's face box; respiration,
 prints, as JSON and a markdown table:
 
 1. gain vs γ: in-band RMS of the skin-mean green (pulse) / shoulder vertical motion (resp) of the output
-   over the input's, for 0.5γ, γ, 2γ, 4γ;
+   over the input's, for 0.5γ, γ, 2γ, 4γ; and ``gain_projected``: the magnification factor of the part of
+   the change that is the true one (``physio.magnify.quality.projected_gain`` against ``*_x{α}``, inside
+   the skin / the dilated shoulder line, band-passed);
 2. fidelity: Pearson r between DeepMag's change and the ground-truth change (``pulse_x{α}`` − original)
    inside the skin (pulse) / the shoulder band (resp), both band-passed — per pixel and channel
    (``fidelity_r``, the strict reading) and, for pulse, of the skin-mean R, G, B change traces
@@ -37,12 +39,13 @@ def _run(mag, frames, fps):
 
 def main(argv=None) -> int:
     from physio.cohort import Cohort
-    from physio.magnify.deepmag import DeepMag
+    from physio.magnify.deepmag import DeepMag, detect_box
     from physio.magnify.quality import (
         band_rms,
         bandpass_time,
         change_correlation,
         leakage,
+        projected_gain,
         psnr_ssim,
         region_trace,
     )
@@ -81,15 +84,21 @@ def main(argv=None) -> int:
             skin = s.mask("skin")[:n]
             name = f"pulse_x{args.alpha:g}"
             truth = s.read_frames(0, n, video=name) if name in s.video_names else None
-            box = box_from_mask(s.mask(rep["roi"].split(":", 1)[1])[:n], rep.get("margin", 0.1)) if rep["roi"].startswith("mask:") else None
+            kind, _, region = rep["roi"].partition(":")
+            if kind == "mask":  # the box the network was trained on: the mask's, or the detector's
+                box = box_from_mask(s.mask(region)[:n], rep.get("margin", 0.1))
+            else:
+                box = detect_box(frames, fps, region, rep.get("margin", 0.1)) if kind == "detect" else None
             base = band_rms(region_trace(frames, skin), fps, (0.7, 2.5))
-            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}}
+            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}, "gain_projected": {}}
             for m in mults:
                 g = args.pulse_gamma * m
                 mag = DeepMag(net, "pulse", gamma=g, size=int(rep["size"]), box=box, device="cpu", sign_correct=sign)
                 out = _run(mag, frames, fps)
                 gain = band_rms(region_trace(out, skin), fps, (0.7, 2.5)) / base
                 row["gain"][f"{m:g}x"] = round(gain, 3)
+                if truth is not None:
+                    row["gain_projected"][f"{m:g}x"] = round(projected_gain(out, frames, truth, args.alpha, skin, fps, (0.7, 2.5)), 3)
                 if m == 1.0:
                     ps, ss = psnr_ssim(out, frames)
                     row.update(psnr=round(ps, 2), ssim=round(ss, 4), leakage=round(leakage(out, frames, skin), 4))
@@ -120,7 +129,7 @@ def _resp(args, sign) -> int:
 
     from physio.cohort import Cohort
     from physio.magnify.deepmag import DeepMag
-    from physio.magnify.quality import band_rms, change_correlation, psnr_ssim, vertical_motion
+    from physio.magnify.quality import band_rms, change_correlation, projected_gain, psnr_ssim, vertical_motion
     from physio.models import load_net
     from physio.represent.compute import box_from_mask
 
@@ -141,12 +150,14 @@ def _resp(args, sign) -> int:
             name = f"resp_x{args.alpha:g}"
             truth = s.read_frames(0, n, video=name) if name in s.video_names else None
             base = band_rms(vertical_motion(frames, sbox), fps, band)
-            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}}
+            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}, "gain_projected": {}}
             for m in (float(g) for g in args.gammas.split(",")):
                 mag = DeepMag(net, "resp", gamma=args.resp_gamma * m, size=int(rep["size"]),
                               level=int(rep["level"]), box=box, device="cpu", sign_correct=sign)
                 out = _run(mag, frames, fps)
                 row["gain"][f"{m:g}x"] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
+                if truth is not None:
+                    row["gain_projected"][f"{m:g}x"] = round(projected_gain(out, frames, truth, args.alpha, sh, fps, band), 3)
                 if m == 1.0:
                     ps, ss = psnr_ssim(out, frames)
                     row.update(psnr=round(ps, 2), ssim=round(ss, 4))

@@ -9,6 +9,7 @@ from physio.magnify.quality import (
     band_power_at,
     band_rms,
     change_correlation,
+    projected_gain,
     leakage,
     psnr_ssim,
     region_trace,
@@ -38,6 +39,23 @@ def test_change_correlation_and_leakage(rng):
     assert leakage(truth, orig, m) == 0.0
     out = orig + delta  # same change everywhere
     assert leakage(out, orig, m) == pytest.approx(1.0, rel=0.2)
+
+
+def test_projected_gain_counts_only_the_true_change(rng):
+    """truth = the source ×10; an output carrying half of the true extra change plus unrelated noise of
+    the same size reads 1 + 0.5·9; the original reads 1, the truth 10, noise alone ≈ 1."""
+    orig = rng.integers(50, 200, (40, 12, 12, 3)).astype(np.float32)
+    delta = rng.normal(size=orig.shape).astype(np.float32)
+    m = np.zeros((12, 12), bool)
+    m[3:9, 3:9] = True
+    truth = orig + 9 * delta
+    noise = 4.5 * rng.normal(size=orig.shape).astype(np.float32)
+    assert projected_gain(orig + 4.5 * delta + noise, orig, truth, 10, m) == pytest.approx(5.5, abs=0.3)
+    assert projected_gain(orig, orig, truth, 10, m) == 1.0
+    assert projected_gain(truth, orig, truth, 10, m) == pytest.approx(10.0)
+    assert projected_gain(orig + noise, orig, truth, 10, m) == pytest.approx(1.0, abs=0.3)
+    with pytest.raises(ValueError):
+        projected_gain(truth, orig, orig, 10, m)
 
 
 def test_psnr_ssim():

@@ -17,6 +17,7 @@ __all__ = [
     "band_rms",
     "band_power_at",
     "change_correlation",
+    "projected_gain",
     "leakage",
     "psnr_ssim",
     "frame_psnr_ssim",
@@ -69,14 +70,9 @@ def band_power_at(trace: np.ndarray, fps: float, rate_per_min: float, halfwidth_
     return float(p[sel].sum())
 
 
-def change_correlation(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, mask: np.ndarray,
-                       fps: float | None = None, band: tuple[float, float] | None = None) -> float:
-    """Pearson r between a method's change and the true change, over the pixels of ``mask`` and time.
-
-    ``out − orig`` and ``truth − orig`` are compared channel by channel inside the region (per frame
-    when the mask moves).  With ``fps`` and ``band`` both changes are first band-passed in time per
-    pixel (so slow drifts that are not magnification do not count).
-    """
+def _region_changes(out, orig, truth, mask, fps, band) -> tuple[np.ndarray, np.ndarray]:
+    """``out − orig`` and ``truth − orig`` inside ``mask`` (flattened, float64), band-passed in time first
+    when ``fps`` and ``band`` are given."""
     o = np.asarray(out, np.float32) - np.asarray(orig, np.float32)
     g = np.asarray(truth, np.float32) - np.asarray(orig, np.float32)
     if o.shape != g.shape:
@@ -90,11 +86,39 @@ def change_correlation(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, mas
         a, b = o[:, m], g[:, m]
     else:
         a, b = o[m], g[m]
-    a = a.ravel().astype(np.float64)
-    b = b.ravel().astype(np.float64)
+    return a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+
+
+def change_correlation(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, mask: np.ndarray,
+                       fps: float | None = None, band: tuple[float, float] | None = None) -> float:
+    """Pearson r between a method's change and the true change, over the pixels of ``mask`` and time.
+
+    ``out − orig`` and ``truth − orig`` are compared channel by channel inside the region (per frame
+    when the mask moves).  With ``fps`` and ``band`` both changes are first band-passed in time per
+    pixel (so slow drifts that are not magnification do not count).
+    """
+    a, b = _region_changes(out, orig, truth, mask, fps, band)
     if a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def projected_gain(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, alpha: float, mask: np.ndarray,
+                   fps: float | None = None, band: tuple[float, float] | None = None) -> float:
+    """Magnification factor of the part of a method's change that is the true one.
+
+    ``truth`` is the source magnified ``alpha`` times, so ``truth − orig`` is ``alpha − 1`` times the
+    source's own change (to first order).  The least-squares coefficient ``k`` of ``out − orig`` on
+    ``truth − orig`` (inside ``mask``, band-passed as in :func:`change_correlation`) makes the output
+    ``1 + k(alpha − 1)`` times the source, whatever else it adds: changes orthogonal to the true one —
+    noise, static background, other motion — do not count.  1 for an unchanged output, ``alpha`` for
+    ``truth`` itself.
+    """
+    a, b = _region_changes(out, orig, truth, mask, fps, band)
+    bb = float(b @ b)
+    if bb == 0:
+        raise InputError("the ground-truth rendering does not differ from the original inside the region")
+    return 1.0 + float(a @ b) / bb * (float(alpha) - 1.0)
 
 
 def leakage(out: np.ndarray, orig: np.ndarray, mask: np.ndarray) -> float:
