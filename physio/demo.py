@@ -90,6 +90,7 @@ def run_demo(
 
 
 def _demo_rates(sess, dev, mdir: Path, log) -> dict:
+    from physio.magnify.deepmag import detect_box  # noqa: PLC0415
     from physio.measure import cnn_signal  # noqa: PLC0415
     from physio.rates import estimate_rate  # noqa: PLC0415
     from physio.represent.compute import RepresentationSpec, box_from_mask  # noqa: PLC0415
@@ -114,6 +115,8 @@ def _demo_rates(sess, dev, mdir: Path, log) -> dict:
         if spec.roi.startswith("mask:"):
             mname = spec.roi.split(":", 1)[1]
             box = box_from_mask(sess.masks[mname], spec.margin)
+        elif spec.roi.startswith("detect:"):  # the detector's box, as `physio rates` gives the network
+            box = detect_box(sess.frames, sess.fps, spec.roi.split(":", 1)[1], spec.margin)
         y = cnn_signal(iter([sess.frames]), net, spec, box, dev)
         rate = estimate_rate(y, sess.fps, source, derivative=True).rate_per_min
         truth = sess.hr_bpm if source == "pulse" else sess.br_bpm

@@ -473,7 +473,8 @@ class DeepMag(Magnifier):
 # ---------------------------------------------------------------------------------------------------
 # factory for `physio magnify --method deepmag` (registered in physio.magnify.registry)
 # ---------------------------------------------------------------------------------------------------
-ROI_FROM_REPRESENTATION = {"mask:face": "face", "mask:skin": "face", "mask:torso": "torso", "mask:shoulders": "torso"}
+ROI_FROM_REPRESENTATION = {"mask:face": "face", "mask:skin": "face", "mask:torso": "torso", "mask:shoulders": "torso",
+                           "detect:face": "face", "detect:torso": "torso"}
 
 
 def detect_box(frames: np.ndarray, fps: float, region: str, margin: float = 0.1) -> tuple[int, int, int, int]:
