@@ -11,7 +11,8 @@ Methods:
   were trained on, computed and cached in the cohort file (``cache/<key>``).
 * ``pos``, ``chrom``, ``green`` — classical rPPG on the spatial mean of the session's ``skin`` mask
   (the ground-truth mask of synthetic cohorts; the whole frame when a cohort has none — stated in the
-  output as ``rppg_region``).
+  output as ``rppg_region``), or with ``rppg_mask="detect"`` of the skin mask `physio rates` draws
+  from the face tracker, so that they see what they would see on a user's video.
 """
 
 from __future__ import annotations
@@ -39,9 +40,23 @@ def _truth_rate(session, source: str, bands: str, frames: int | None = None) -> 
     return float(est.rate_per_min), session.fps
 
 
-def _skin_means(session) -> tuple[np.ndarray, str]:
+def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
+    """Per-frame mean RGB of the session's skin, and what the region was.
+
+    ``truth``: the cohort's ``skin`` mask (the whole frame when it has none); ``detect``: the skin mask
+    `physio rates` draws from the face tracker's landmarks, per frame (frames without skin pixels hold
+    the last valid value)."""
     from physio.rppg import skin_rgb_means  # noqa: PLC0415
 
+    if rppg_mask == "detect":
+        from physio.measure import _SkinMeans  # noqa: PLC0415
+        from physio.roi import roi_detect  # noqa: PLC0415
+
+        track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", source=session.key)
+        sink = _SkinMeans(track)
+        for frames in session.iter_frames(chunk=128):
+            sink.push(frames)
+        return sink.held(session.key), "detected skin mask"
     if "skin" in session.mask_names:
         mask_ds = session.group["masks/skin"]
         out = []
@@ -63,12 +78,15 @@ def evaluate_cohort(
     bands: str = "deepmag",
     device: str | None = None,
     progress: bool = True,
+    rppg_mask: str = "truth",
 ) -> dict:
     """Evaluate ``methods`` on a cohort; returns ``{"sessions": [...], "table": [...], "split": ...}``.
 
     ``split="test"`` uses the test participants recorded in the network checkpoint when the checkpoint
     was trained on this very cohort (same content hash), and every participant otherwise (a cohort the
-    networks never saw); ``split="all"`` always uses every participant.
+    networks never saw); ``split="all"`` always uses every participant.  ``rppg_mask``: the skin region
+    of POS/CHROM/GREEN — ``truth`` (the cohort's skin mask) or ``detect`` (the face tracker's, as
+    `physio rates` uses; one tracker pass per session).
     """
     from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -86,6 +104,8 @@ def evaluate_cohort(
         raise InputError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
     if split not in ("test", "all"):
         raise InputError(f"split must be 'test' or 'all', got {split!r}")
+    if rppg_mask not in ("truth", "detect"):
+        raise InputError(f"rppg_mask must be 'truth' or 'detect', got {rppg_mask!r}")
     dev = resolve_device(device)
     nets = {}
     for m, model in (("pulse_cnn", pulse_model), ("resp_cnn", resp_model)):
@@ -105,6 +125,7 @@ def evaluate_cohort(
     for m, (net, ckpt) in nets.items():
         keys[m] = ensure_cache(cohort_path, ckpt["representation"], device=str(dev), progress=progress)
     rows = []
+    regions: set[str] = set()
     with Cohort(cohort_path) as c:
         sessions = list(c.sessions(participants=participants))
         if not sessions:
@@ -127,7 +148,8 @@ def evaluate_cohort(
                         est = estimate_rate(y, s.fps, source, derivative=True, bands=bands, with_series=False)
                     else:
                         if rgb is None:
-                            rgb, region = _skin_means(s)
+                            rgb, region = _skin_means(s, rppg_mask)
+                            regions.add(region)
                         wave = rppg_pulse(rgb, s.fps, m)
                         est = estimate_rate(wave, s.fps, source, derivative=False, bands=bands, with_series=False)
                 except InputError as exc:
@@ -153,7 +175,7 @@ def evaluate_cohort(
         "cohort": str(cohort_path),
         "split": split_note,
         "bands": bands,
-        "rppg_region": "skin mask" if rows else None,
+        "rppg_region": ", ".join(sorted(regions)) or None,
         "device": str(dev),
         "sessions": rows,
         "table": table,
@@ -190,7 +212,9 @@ def write_outputs(result: dict, out_dir) -> list[str]:
         os.replace(tmp, out / name)
         files.append(str(out / name))
     md = out / "evaluation.md"
-    md.write_text(f"Cohort `{result['cohort']}` ({result['split']}), bands {result['bands']}.\n\n" + table_markdown(result))
+    region = f", rPPG on the {result['rppg_region']}" if result.get("rppg_region") else ""
+    md.write_text(f"Cohort `{result['cohort']}` ({result['split']}), bands {result['bands']}{region}.\n\n"
+                  + table_markdown(result))
     files.append(str(md))
     for m in sorted({r["method"] for r in result["sessions"]}):
         sel = [r for r in result["sessions"] if r["method"] == m]

@@ -215,6 +215,20 @@ class _SkinMeans:
     def result(self) -> np.ndarray:
         return np.asarray(self._means)
 
+    def held(self, what: str) -> np.ndarray:
+        """The means with frames without skin pixels holding the last valid value (leading ones the
+        first); :class:`InputError` when no frame has any."""
+        rgb = self.result()
+        bad = ~np.isfinite(rgb).all(axis=1)
+        if bad.all():
+            raise InputError(f"{what}: the skin mask is empty in every frame")
+        if bad.any():
+            first = int(np.argmax(~bad))
+            idx = np.where(~bad, np.arange(len(rgb)), first)
+            np.maximum.accumulate(idx, out=idx)
+            rgb = rgb[idx]
+        return rgb
+
 
 def _rate(signal, fps, source, derivative, bands):
     from physio.rates import estimate_rate  # noqa: PLC0415
@@ -317,14 +331,7 @@ def measure_rates(
     else:
         from physio.rppg import rppg_pulse  # noqa: PLC0415
 
-        rgb = pulse_sink.result()
-        bad = ~np.isfinite(rgb).all(axis=1)
-        if bad.all():
-            raise InputError(f"{video}: the skin mask is empty in every frame")
-        if bad.any():  # hold the last valid value over frames without skin pixels
-            idx = np.where(~bad, np.arange(len(rgb)), 0)
-            np.maximum.accumulate(idx, out=idx)
-            rgb = rgb[idx]
+        rgb = pulse_sink.held(str(video))
         pulse = _rate(rppg_pulse(rgb, rate_fps, method), rate_fps, "pulse", False, bands)
     yr = resp_sink.result()
     try:

@@ -39,3 +39,28 @@ def test_cli_outputs(cohort, tmp_path, capsys):
 def test_unknown_method(cohort):
     with pytest.raises(InputError, match="unknown method"):
         evaluate_cohort(cohort, methods=("ica",), progress=False)
+
+
+def test_rppg_on_the_detected_skin_mask_is_what_physio_rates_sees(tmp_path):
+    """`--rppg-mask detect` gives POS the face tracker's skin mask, as `physio rates` does: on the same
+    (bit-exact) frames the two agree to the rounding of the rate, and the region is reported."""
+    from physio.cohort import Cohort
+    from physio.io import video_write
+    from physio.measure import measure_rates
+    from physio.synth import synth_cohort
+
+    path = synth_cohort(tmp_path / "f.h5", participants=1, tasks="A", duration_s=8.0, size=(320, 240), seed=3,
+                        workers=1, progress=False)
+    res = evaluate_cohort(path, methods=("pos",), split="all", progress=False, rppg_mask="detect")
+    assert res["rppg_region"] == "detected skin mask"
+    with Cohort(path) as c:
+        s = c["p001/task_A"]
+        video = video_write(tmp_path / "a.mkv", s.read_frames(0, s.n_frames), fps=s.fps, lossless=True)
+    report, _ = measure_rates(video, method="pos", resp_method="motion", progress=False)
+    (row,) = res["sessions"]
+    assert row["pred"] == pytest.approx(report.hr_bpm, abs=1e-3)
+    assert row["abs_error"] < 3.0, row
+    truth_mask = evaluate_cohort(path, methods=("pos",), split="all", progress=False)
+    assert truth_mask["rppg_region"] == "skin mask"
+    with pytest.raises(InputError, match="rppg_mask"):
+        evaluate_cohort(path, methods=("pos",), progress=False, rppg_mask="mesh")

@@ -17,6 +17,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pulse-model", default="pulse_cnn")
     p.add_argument("--resp-model", default="resp_cnn")
     p.add_argument("--bands", default="deepmag", choices=("deepmag", "rppg-toolbox", "mtts-can"))
+    p.add_argument("--rppg-mask", default="truth", choices=("truth", "detect"),
+                   help="skin region of pos/chrom/green: the cohort's skin mask (truth) or the face tracker's, "
+                        "as `physio rates` uses (detect)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-o", "--out", metavar="DIR", help="write evaluation.csv, sessions.csv, evaluation.md, Bland-Altman plots")
@@ -28,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     result = evaluate_cohort(args.cohort, methods, args.split, args.pulse_model, args.resp_model, args.bands,
-                             None if args.device == "auto" else args.device, progress=not args.quiet)
+                             None if args.device == "auto" else args.device, progress=not args.quiet,
+                             rppg_mask=args.rppg_mask)
     if args.out:
         result["files"] = write_outputs(result, args.out)
     if args.json:
