@@ -39,7 +39,7 @@ def _run(mag, frames, fps):
 
 def main(argv=None) -> int:
     from physio.cohort import Cohort
-    from physio.magnify.deepmag import DeepMag, detect_box
+    from physio.magnify.deepmag import DeepMag
     from physio.magnify.quality import (
         band_rms,
         bandpass_time,
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
         psnr_ssim,
         region_trace,
     )
+    from physio.measure import detect_box
     from physio.models import load_net
     from physio.represent.compute import box_from_mask
 

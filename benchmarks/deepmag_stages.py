@@ -45,6 +45,7 @@ def main(argv=None) -> int:
     from physio.io import VideoReader, VideoWriter, video_write
     from physio.magnify import deepmag as dm
     from physio.magnify.base import resolve_device
+    from physio.measure import detect_box
     from physio.models import load_net
     from physio.represent import nfd as nfd_mod
     from physio.represent import pyramid as pyr_mod
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
 
     t = time.perf_counter()
     region = "face" if args.source == "pulse" else "torso"
-    box = dm.detect_box(frames[: int(round(3 * fps))], fps, region)
+    box = detect_box(frames[: int(round(3 * fps))], fps, region)
     stages["roi (first 3 s)"] = time.perf_counter() - t
 
     acc: dict = {}

@@ -60,8 +60,8 @@ def main(argv=None) -> int:
             br_row: list[str] = []
             track = None
             for m in models:
-                kw = {"method": m} if m in RPPG else {"pulse_model": m}
-                report, arrays = measure_rates(video, resp_method=args.resp, progress=False, track=track, **kw)
+                pick = {"method": m} if m in RPPG else {"pulse_model": m}
+                report, arrays = measure_rates(video, resp_method=args.resp, progress=False, track=track, **pick)
                 if track is None:  # the session's first call: its BR
                     br_row = ["BR", f"{br_truth:.1f}", "none" if report.br_bpm is None else f"{report.br_bpm:.1f}"]
                     if report.br_bpm is not None:

@@ -90,8 +90,7 @@ def run_demo(
 
 
 def _demo_rates(sess, dev, mdir: Path, log) -> dict:
-    from physio.magnify.deepmag import detect_box  # noqa: PLC0415
-    from physio.measure import cnn_signal  # noqa: PLC0415
+    from physio.measure import cnn_signal, detect_box  # noqa: PLC0415
     from physio.rates import estimate_rate  # noqa: PLC0415
     from physio.represent.compute import RepresentationSpec, box_from_mask  # noqa: PLC0415
     from physio.rppg import rppg_pulse, skin_rgb_means  # noqa: PLC0415

@@ -49,11 +49,11 @@ def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
     from physio.rppg import skin_rgb_means  # noqa: PLC0415
 
     if rppg_mask == "detect":
-        from physio.measure import _SkinMeans  # noqa: PLC0415
+        from physio.measure import SkinMeans  # noqa: PLC0415
         from physio.roi import roi_detect  # noqa: PLC0415
 
         track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", source=session.key)
-        sink = _SkinMeans(track)
+        sink = SkinMeans(track)
         for frames in session.iter_frames(chunk=128):
             sink.push(frames)
         return sink.held(session.key), "detected skin mask"

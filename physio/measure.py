@@ -148,7 +148,33 @@ def crop_box_union(boxes: np.ndarray, shape_hw: tuple[int, int], margin: float =
             int(min(w, np.ceil(x1 + dx))), int(min(h, np.ceil(y1 + dy))))
 
 
-__all__ += ["crop_box_union", "crop"]
+def detect_box(frames, fps: float, region: str = "face", margin: float | None = None,
+               source: str | None = None) -> tuple[int, int, int, int]:
+    """The fixed crop of ``region`` ("face" or "torso") that `physio rates` gives a network.
+
+    ``frames``: an ``(T, H, W, 3)`` array or an iterable of such chunks (streamed).  The region tracker
+    runs over them and :func:`crop_box_union` combines its per-frame boxes, grown by ``margin``
+    (default as `physio rates`: 0.1 for the face, 0 for the torso).
+    """
+    from physio.roi import roi_detect  # noqa: PLC0415
+
+    if region not in ("face", "torso"):
+        raise InputError(f"region must be 'face' or 'torso', got {region!r}")
+    chunks = [frames] if isinstance(frames, np.ndarray) else frames
+    shape: list = []
+
+    def seen(it):
+        for c in it:
+            shape[:] = np.shape(c)[-3:-1]
+            yield c
+
+    track = roi_detect(seen(chunks), fps, roi="face", torso=region == "torso", source=source)
+    if margin is None:
+        margin = 0.1 if region == "face" else 0.0
+    return crop_box_union(track.boxes(region), tuple(shape), margin=margin)
+
+
+__all__ += ["crop_box_union", "crop", "detect_box"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -195,7 +221,7 @@ def torso_motion_signal(chunks: Iterable[np.ndarray], box=None, progress=None) -
     return tm.result()
 
 
-class _SkinMeans:
+class SkinMeans:
     """Per-frame mean colour of the tracked skin mask (whole frame without a track)."""
 
     def __init__(self, track) -> None:
@@ -314,7 +340,7 @@ def measure_rates(
         net, ckpt = load_net(model, dev)
         return CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), box, dev)
 
-    pulse_sink = network(pulse_model, face_box) if method == "cnn" else _SkinMeans(track)
+    pulse_sink = network(pulse_model, face_box) if method == "cnn" else SkinMeans(track)
     resp_sink = network(resp_model, torso_box) if resp_method == "cnn" else TorsoMotion(torso_box)
     if method == "cnn":
         extra["pulse_model"] = str(pulse_model)
@@ -353,4 +379,4 @@ def measure_rates(
     return report, arrays
 
 
-__all__ += ["torso_motion_signal", "TorsoMotion", "CnnSignal", "measure_rates"]
+__all__ += ["torso_motion_signal", "TorsoMotion", "CnnSignal", "SkinMeans", "measure_rates"]

@@ -477,16 +477,6 @@ ROI_FROM_REPRESENTATION = {"mask:face": "face", "mask:skin": "face", "mask:torso
                            "detect:face": "face", "detect:torso": "torso"}
 
 
-def detect_box(frames: np.ndarray, fps: float, region: str, margin: float = 0.1) -> tuple[int, int, int, int]:
-    """Fixed face or torso box of a short stretch of frames (ROI tracker, union of the per-frame boxes)."""
-    from physio.measure import crop_box_union  # noqa: PLC0415
-    from physio.roi import roi_detect  # noqa: PLC0415
-
-    track = roi_detect(iter([frames]), fps, roi="face", torso=(region == "torso"))
-    boxes = track.boxes("face" if region == "face" else "torso")
-    return crop_box_union(boxes, frames.shape[1:3], margin=margin if region == "face" else 0.0)
-
-
 class _AutoBoxDeepMag(DeepMag):
     """DeepMag whose region (face or torso) is detected on the first seconds of the stream."""
 
@@ -509,6 +499,8 @@ class _AutoBoxDeepMag(DeepMag):
                 break
         if not head:
             raise InputError("no frames to magnify")
+        from physio.measure import detect_box  # noqa: PLC0415
+
         self.box = detect_box(np.concatenate(head), fps, self.region)
 
         def chained():

@@ -37,15 +37,11 @@ def session_box(session, spec: RepresentationSpec):
     if spec.roi == "full":
         return None
     if spec.roi.startswith("detect:"):
-        from physio.measure import crop_box_union  # noqa: PLC0415
-        from physio.roi import roi_detect  # noqa: PLC0415
+        from physio.measure import detect_box  # noqa: PLC0415
 
         region = spec.roi.split(":", 1)[1]
-        track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", torso=region == "torso",
-                           source=session.key)
         try:
-            w, h = session.frame_size
-            return crop_box_union(track.boxes(region), (h, w), margin=spec.margin)
+            return detect_box(session.iter_frames(chunk=128), session.fps, region, spec.margin, source=session.key)
         except InputError as exc:
             raise InputError(f"{session.key}: no {region} detected for roi {spec.roi!r}") from exc
     name = spec.roi.split(":", 1)[1]
