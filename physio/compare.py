@@ -147,6 +147,13 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
             shoulders = cv2.dilate(_fixed(s.mask("shoulders")).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             face_box = box_from_mask(_head(s.mask("face"), n), rep.get("margin", 0.1))
             torso_box = box_from_mask(_head(s.mask("torso"), n), 0.0)
+            if rep["roi"].startswith("detect:"):  # the network's crop is the detector's, over the clip
+                from physio.measure import detect_box  # noqa: PLC0415
+
+                region = rep["roi"].split(":", 1)[1]
+                box = detect_box((s.read_frames(a, min(n, a + chunk)) for a in range(0, n, chunk)), s.fps, region,
+                                 rep.get("margin"), source=s.key)
+                face_box, torso_box = (box, torso_box) if region == "face" else (face_box, box)
             videos = [v for v in s.video_names if v.startswith(f"{source}_x")]
             tname = f"{source}_x{alpha:g}" if alpha is not None else (videos[0] if videos else None)
             if tname is not None and tname not in s.video_names:

@@ -242,3 +242,24 @@ def test_whole_frame_deepmag_variant_processes_the_whole_frame(cohort):
     res = compare(clips, "pulse", ["deepmag-full"], factors={"deepmag-full": 3e-4}, progress=False)
     row = next(r for r in res["results"] if r["method"] == "deepmag-full")
     assert np.isfinite(row["psnr"]) and row["gain"] > 1.0
+
+
+def test_cohort_clips_give_deepmag_the_networks_crop(cohort):
+    """The face box DeepMag gets on a cohort clip is the crop the shipped PulseNet was trained on: the
+    detector's (as `physio rates` takes it) for a `detect:face` network, the face mask's for `mask:face`."""
+    from physio.cohort import Cohort
+    from physio.measure import detect_box
+    from physio.models import load_net
+    from physio.represent.compute import box_from_mask
+
+    rep = load_net("pulse_cnn")[1]["representation"]
+    clips = cohort_clips(cohort, "pulse", split="all", seconds=5.0)
+    with Cohort(cohort) as c:
+        for clip in clips:
+            s = c[clip.name]
+            frames = s.read_frames(0, clip.n_frames)
+            if rep["roi"] == "detect:face":
+                want = detect_box(frames, s.fps, "face", rep["margin"])
+            else:
+                want = box_from_mask(s.mask("face")[: clip.n_frames], rep["margin"])
+            assert tuple(clip.boxes["face"]) == tuple(want)
