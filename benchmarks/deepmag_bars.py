@@ -89,7 +89,7 @@ def main(argv=None) -> int:
             if kind == "mask":  # the box the network was trained on: the mask's, or the detector's
                 box = box_from_mask(s.mask(region)[:n], rep.get("margin", 0.1))
             else:
-                box = detect_box(frames, fps, region, rep.get("margin", 0.1)) if kind == "detect" else None
+                box = detect_box(frames, fps, region, rep.get("margin")) if kind == "detect" else None
             base = band_rms(region_trace(frames, skin), fps, (0.7, 2.5))
             row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}, "gain_projected": {}}
             for m in mults:

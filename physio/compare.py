@@ -202,7 +202,7 @@ def _shoulder_column(shoulders: np.ndarray) -> int:
 def video_clips(paths: Sequence, *, seconds: float | None = None, chunk: int = 32) -> list[Clip]:
     """Clips from video files: face skin and torso from the ROI tracker (one extra decoding pass)."""
     from physio.io import VideoReader  # noqa: PLC0415
-    from physio.measure import crop_box_union  # noqa: PLC0415
+    from physio.measure import track_crop  # noqa: PLC0415
     from physio.roi import roi_detect  # noqa: PLC0415
 
     clips = []
@@ -214,8 +214,8 @@ def video_clips(paths: Sequence, *, seconds: float | None = None, chunk: int = 3
         track = roi_detect(reader.chunks(), reader.fps, roi="face", torso=True)
         n = len(track)
         h, w = reader.height, reader.width
-        face_box = crop_box_union(track.boxes("face"), (h, w), margin=0.1)
-        torso_box = crop_box_union(track.boxes("torso"), (h, w), margin=0.0)
+        face_box = track_crop(track, "face", (h, w))
+        torso_box = track_crop(track, "torso", (h, w))
 
         def skin(a, b, track=track):
             return np.stack([track.face_mask(i) for i in range(a, min(b, len(track)))])

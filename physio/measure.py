@@ -148,13 +148,23 @@ def crop_box_union(boxes: np.ndarray, shape_hw: tuple[int, int], margin: float =
             int(min(w, np.ceil(x1 + dx))), int(min(h, np.ceil(y1 + dy))))
 
 
+CROP_MARGIN = {"face": 0.1, "torso": 0.0}
+"""Growth of the combined box `physio rates` crops for each region (train `detect:` networks with it)."""
+
+
+def track_crop(track, region: str, shape_hw: tuple[int, int], margin: float | None = None) -> tuple[int, int, int, int]:
+    """The fixed crop of ``region`` over a ``RoiTrack``: :func:`crop_box_union` of its per-frame boxes,
+    grown by ``margin`` (default :data:`CROP_MARGIN`, as `physio rates`)."""
+    return crop_box_union(track.boxes(region), shape_hw, margin=CROP_MARGIN[region] if margin is None else margin)
+
+
 def detect_box(frames, fps: float, region: str = "face", margin: float | None = None,
                source: str | None = None) -> tuple[int, int, int, int]:
     """The fixed crop of ``region`` ("face" or "torso") that `physio rates` gives a network.
 
     ``frames``: an ``(T, H, W, 3)`` array or an iterable of such chunks (streamed).  The region tracker
-    runs over them and :func:`crop_box_union` combines its per-frame boxes, grown by ``margin``
-    (default as `physio rates`: 0.1 for the face, 0 for the torso).
+    runs over them and :func:`track_crop` combines its per-frame boxes, grown by ``margin`` (default
+    :data:`CROP_MARGIN`: 0.1 for the face, 0 for the torso, as `physio rates`).
     """
     from physio.roi import roi_detect  # noqa: PLC0415
 
@@ -169,12 +179,10 @@ def detect_box(frames, fps: float, region: str = "face", margin: float | None = 
             yield c
 
     track = roi_detect(seen(chunks), fps, roi="face", torso=region == "torso", source=source)
-    if margin is None:
-        margin = 0.1 if region == "face" else 0.0
-    return crop_box_union(track.boxes(region), tuple(shape), margin=margin)
+    return track_crop(track, region, tuple(shape), margin)
 
 
-__all__ += ["crop_box_union", "crop", "detect_box"]
+__all__ += ["crop_box_union", "crop", "CROP_MARGIN", "track_crop", "detect_box"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -327,9 +335,9 @@ def measure_rates(
             track = roi_detect(counted(reader().chunks()), rate_fps, roi="face", detector=detector, every=every,
                                min_face_fraction=min_face_fraction, source=str(video))
     if roi == "face":
-        face_box = crop_box_union(track.boxes("face"), hw, margin=0.1)
-        tb = track.boxes("torso")
-        torso_box = crop_box_union(tb, hw, margin=0.0) if np.isfinite(np.asarray(tb, float)).all(axis=1).any() else None
+        face_box = track_crop(track, "face", hw)
+        has_torso = np.isfinite(np.asarray(track.boxes("torso"), float)).all(axis=1).any()
+        torso_box = track_crop(track, "torso", hw) if has_torso else None
         extra["face_box"] = list(face_box)
         extra["torso_box"] = None if torso_box is None else list(torso_box)
         extra["roi_summary"] = track.summary()

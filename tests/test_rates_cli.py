@@ -100,9 +100,11 @@ def test_rates_cnn_fast_heart_under_head_motion(tmp_path):
     assert abs(report.hr_bpm - truth) < 3.0
 
 
-def test_rates_reuses_a_given_track(tmp_path):
+def test_rates_reuses_a_given_track(tmp_path, monkeypatch):
     """A second method on the same video can take the first call's ROI track instead of detecting again:
-    same boxes, same result as detecting afresh; a track of another length is refused."""
+    same boxes, same result as detecting afresh, no tracker run; a track of another length is refused."""
+    import physio.roi
+
     from physio.errors import InputError
     from physio.measure import measure_rates
     from physio.synth import participant_sample, synth_session
@@ -112,7 +114,11 @@ def test_rates_reuses_a_given_track(tmp_path):
     video = video_write(tmp_path / "a.mkv", s.frames, fps=s.fps, lossless=True)
     first, arrays = measure_rates(video, method="pos", resp_method="motion", progress=False)
     fresh, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False)
+    runs = []
+    detect = physio.roi.roi_detect
+    monkeypatch.setattr(physio.roi, "roi_detect", lambda *a, **k: runs.append(1) or detect(*a, **k))
     reused, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False, track=arrays["track"])
+    assert runs == []  # the given track was used, not a new detection
     assert reused.extra["face_box"] == fresh.extra["face_box"] == first.extra["face_box"]
     assert reused.hr_bpm == fresh.hr_bpm and reused.br_bpm == fresh.br_bpm
     with pytest.raises(InputError, match="frames"):
