@@ -64,6 +64,9 @@ def main(argv=None) -> int:
     p.add_argument("--out")
     p.add_argument("--source", default="pulse", choices=("pulse", "resp"))
     p.add_argument("--resp-gamma", type=float, default=3.6e-3)
+    p.add_argument("--phase-clip", default="on", choices=("on", "off"),
+                   help="respiration: eq. 21's 2π clipping (on) or none (ablation); rows also report the phase "
+                   "update's RMS (update_rms, radians) and the share of its elements at or beyond 2π (clipped)")
     p.add_argument("--sign-correct", default="on", choices=("on", "off", "sample"),
                    help="the paper's element-wise sign correction (on), none (off, §5.4 ablation) or per sample")
     args = p.parse_args(argv)
@@ -151,11 +154,15 @@ def _resp(args, sign) -> int:
             name = f"resp_x{args.alpha:g}"
             truth = s.read_frames(0, n, video=name) if name in s.video_names else None
             base = band_rms(vertical_motion(frames, sbox), fps, band)
-            row = {"session": key, "task": s.task, "frames": n, "box": box, "gain": {}, "gain_projected": {}}
+            row = {"session": key, "task": s.task, "frames": n, "box": box, "phase_clip": args.phase_clip, "gain": {},
+                   "gain_projected": {}, "update_rms": {}, "clipped": {}}
             for m in (float(g) for g in args.gammas.split(",")):
                 mag = DeepMag(net, "resp", gamma=args.resp_gamma * m, size=int(rep["size"]),
-                              level=int(rep["level"]), box=box, device="cpu", sign_correct=sign)
+                              level=int(rep["level"]), box=box, device="cpu", sign_correct=sign,
+                              phase_clip=args.phase_clip == "on")
                 out = _run(mag, frames, fps)
+                row["update_rms"][f"{m:g}x"] = round(mag.phase_stats["rms"], 3)
+                row["clipped"][f"{m:g}x"] = round(mag.phase_stats["clipped"], 4)
                 row["gain"][f"{m:g}x"] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
                 if truth is not None:
                     row["gain_projected"][f"{m:g}x"] = round(projected_gain(out, frames, truth, args.alpha, sh, fps, band), 3)

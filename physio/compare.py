@@ -333,7 +333,8 @@ def calibrate(method: str, source: str, clips: Sequence[Clip], target: float, de
 
 
 # -- the comparison -----------------------------------------------------------------------------------
-_KEYS = ("psnr", "ssim", "fidelity_psnr", "fidelity_ssim", "fidelity_r", "leakage", "gain")
+_KEYS = ("psnr", "ssim", "fidelity_psnr", "fidelity_ssim", "fidelity_r", "leakage", "change_out", "change_edges",
+         "gain")
 
 
 def _mean(vals) -> float | None:

@@ -67,6 +67,33 @@ def test_scorer_gain_leakage_and_quality_match_a_known_magnification():
     assert r["hr_bpm"] == pytest.approx(72.0, abs=2.0)
 
 
+def test_scorer_measures_the_absolute_change_outside_the_region_and_on_moving_edges():
+    """A bright square slides over a flat background; the output adds a frame-varying offset outside a
+    static region. change_out / change_edges must equal the RMS of that offset over the pixels outside
+    the region / on the square's moving edges, whatever the chunking."""
+    n, h, w = 40, 24, 32
+    orig = np.full((n, h, w, 3), 100, np.uint8)
+    for t in range(n):
+        orig[t, 12:20, 2 + t // 2 : 10 + t // 2] = 200  # moves one pixel every other frame
+    region = np.zeros((h, w), bool)
+    region[:6] = True  # nothing moves there
+    offset = (np.arange(n) % 5 + 1).astype(np.uint8)[:, None, None, None]
+    out = orig.copy()
+    out[:, ~region] = np.minimum(orig[:, ~region].astype(int) + offset[:, 0], 255).astype(np.uint8)
+    d = ((out.astype(float) - orig) ** 2).sum(-1)
+    luma = orig.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    moving = np.zeros((n, h, w), bool)
+    moving[1:] = np.abs(np.diff(luma, axis=0)) > 12
+    assert 0 < moving.sum() < moving.size // 10 and not moving[0].any() and not moving[1].any()
+    sc = ClipScorer("pulse", FPS, (0.7, 2.5), _regions(region))
+    for s, e in ((0, 7), (7, 8), (8, 23), (23, 40)):  # borders inside the motion
+        sc.update(orig[s:e], out[s:e])
+    r = sc.result()
+    assert r["change_out"] == pytest.approx(np.sqrt(d[:, ~region].mean() / 3), rel=1e-6)
+    assert r["change_edges"] == pytest.approx(np.sqrt(d[moving].mean() / 3), rel=1e-6)
+    assert r["change_edges"] != pytest.approx(r["change_out"], rel=0.02)  # the edge frames' offsets differ
+
+
 def test_scorer_identity_is_gain_one_and_infinite_psnr():
     frames, region = _pulsing(2.0)
     f = frames.round().astype(np.uint8)

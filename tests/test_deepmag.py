@@ -96,3 +96,23 @@ def test_huge_gamma_stays_finite_and_in_range(clip):
     """A step far beyond the paper's must not crash the reconstruction (intensities clipped at 0)."""
     out = np.concatenate(list(_pulse_mag(gamma=0.05).stream(iter([clip]), 10.0)))
     assert out.shape == clip.shape and out.dtype == np.uint8
+
+
+def test_phase_clip_switch_and_update_statistics(clip):
+    """Eq. 21's 2π clipping drops exactly the update elements at or beyond 2π: with a step large enough to
+    reach them, switching it off changes the output, and phase_stats reports their share and the RMS."""
+    assert _resp_mag(gamma=0.0).phase_stats is None  # no run yet
+    still = _resp_mag(gamma=0.0)
+    list(still.stream(iter([clip]), 10.0))
+    assert still.phase_stats == {"rms": 0.0, "clipped": 0.0}
+    outs, stats = {}, {}
+    for on in (True, False):
+        mag = _resp_mag(gamma=5.0, input_scale=0.01, phase_clip=on)
+        outs[on] = np.concatenate(list(mag.stream(iter([clip[:40], clip[40:]]), 10.0))).astype(int)
+        stats[on] = mag.phase_stats
+    assert stats[True] == stats[False]  # measured before the clipping
+    assert 0 < stats[True]["clipped"] < 1 and stats[True]["rms"] > 1.0
+    assert np.abs(outs[True] - outs[False]).max() > 0
+    small = _resp_mag(gamma=0.02, input_scale=0.01)
+    list(small.stream(iter([clip]), 10.0))
+    assert small.phase_stats["clipped"] == 0.0 and 0 < small.phase_stats["rms"] < stats[True]["rms"]

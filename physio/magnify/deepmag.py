@@ -26,7 +26,10 @@ Documented readings of the paper (see ``docs/deepmag.md``):
   adds only the band-passed accumulated *change* ``F(φ̃ − φ)``, mirroring eq. 15 for colour; the
   literal form is ``phase_update="literal"``.
 * The 2π clipping factor ``(sgn(2π − |·|) + 1)/2`` is applied to the filtered update (an update whose
-  magnitude reaches 2π is dropped), since the wrapped phase ``φ`` itself never reaches 2π.
+  magnitude reaches 2π is dropped), since the wrapped phase ``φ`` itself never reaches 2π;
+  ``phase_clip=False`` leaves it out (an ablation: it showed that the clipping is not what limits the
+  respiration gain at large γ).  After a respiration run :attr:`DeepMag.phase_stats` holds the RMS of
+  the applied phase update and the share of its elements the clipping dropped.
 """
 
 from __future__ import annotations
@@ -165,6 +168,8 @@ class DeepMag(Magnifier):
     l1, l1_normalize, sign_correct : see :func:`physio.magnify.ascent.gradient_ascent`.
     phase_update : {"change", "literal"}
         Eq. 21 reading (module docstring).
+    phase_clip : bool
+        Eq. 21's 2π clipping of the phase update (default True; False is an ablation).
     input_scale : float, optional
         Standardisation scale of ``X`` for the network (default: RMS of ``X_1`` over the first block,
         as the networks were trained on per-session standardised inputs).
@@ -201,6 +206,7 @@ class DeepMag(Magnifier):
         l1_normalize: bool = True,
         sign_correct: bool | str = True,
         phase_update: str = "change",
+        phase_clip: bool = True,
         input_scale: float | None = None,
         filter_order: int = 6,
         margin_s: float | None = None,
@@ -225,6 +231,8 @@ class DeepMag(Magnifier):
             raise InputError(f"sign_correct must be True, False or 'sample', got {sign_correct!r}")
         self.l1, self.l1_normalize, self.sign_correct = l1, bool(l1_normalize), sign_correct
         self.phase_update = phase_update
+        self.phase_clip = bool(phase_clip)
+        self._phase_sums = np.zeros(3)  # Σ u², elements, elements ≥ 2π (respiration, last run)
         self.input_scale = input_scale
         self.filter_order = int(filter_order)
         self.margin_s = margin_s
@@ -237,6 +245,13 @@ class DeepMag(Magnifier):
         self._pyramid = None
         self.last_scale: float | None = None
         self.objective_history: list[np.ndarray] = []
+
+    @property
+    def phase_stats(self) -> dict | None:
+        """Respiration, last run: ``{"rms": RMS of the filtered phase update at level r0 (radians, before
+        clipping), "clipped": share of its elements at or beyond 2π}``; None before a respiration run."""
+        sq, n, big = self._phase_sums
+        return {"rms": float(np.sqrt(sq / n)), "clipped": float(big / n)} if n else None
 
     # -- Magnifier interface --------------------------------------------------------------------
     def margin_frames(self, fps: float) -> int:
@@ -396,6 +411,7 @@ class DeepMag(Magnifier):
         x1_cum: torch.Tensor | None = None  # Σ X_1: the unwrapped original phase change (literal eq. 21)
         pending: list[torch.Tensor] = []
         x1_pending: list[torch.Tensor] = []
+        self._phase_sums = np.zeros(3)
         started = False
         weight = None
         box_region = None
@@ -416,7 +432,10 @@ class DeepMag(Magnifier):
                 full = to_tensor(np.stack(frames_q[:n]), self.device)  # (n, 3, H, W)
                 del frames_q[:n]
                 u = torch.from_numpy(np.ascontiguousarray(upd)).to(self.device, torch.float32)  # (n, 4, S, S) radians
-                u = u * (u.abs() < 2 * np.pi)  # 2π clipping (eq. 21)
+                keep = u.abs() < 2 * np.pi
+                self._phase_sums += (float(u.square().sum()), u.numel(), float(u.numel() - keep.sum()))
+                if self.phase_clip:
+                    u = u * keep  # 2π clipping (eq. 21)
                 yiq = rgb_to_yiq(full)
                 y = yiq[:, :1]
                 if self.box is not None:
@@ -520,6 +539,7 @@ def deepmag_magnifier(
     l1: str = "mean",
     sign_correction: str = "on",
     phase_update: str = "change",
+    phase_clip: str = "on",
     device: str | None = None,
     alpha: float | None = None,
     level: int | None = None,
@@ -540,6 +560,8 @@ def deepmag_magnifier(
         raise InputError(f"source must be pulse or resp, got {source!r}")
     if sign_correction not in ("on", "off", "sample"):
         raise InputError(f"sign_correction must be on, off or sample, got {sign_correction!r}")
+    if phase_clip not in ("on", "off"):
+        raise InputError(f"phase_clip must be on or off, got {phase_clip!r}")
     dev = resolve_device(device)
     net, ckpt = load_net(model or f"{source}_cnn", dev)
     if ckpt.get("source") != source:
@@ -555,7 +577,7 @@ def deepmag_magnifier(
         gamma=gamma, iterations=iterations, band_hz=band_hz, size=int(rep["size"]), level=int(rep.get("level", 1)),
         l1="mean" if l1 == "off" else l1, l1_normalize=(l1 != "off"),
         sign_correct={"on": True, "off": False, "sample": "sample"}[sign_correction],
-        phase_update=phase_update, block_frames=block_frames, device=str(dev),
+        phase_update=phase_update, phase_clip=phase_clip == "on", block_frames=block_frames, device=str(dev),
     )
     if roi == "full":
         return DeepMag(net, source, **kwargs)
@@ -580,6 +602,8 @@ try:  # register with `physio magnify`
             CliOption("--sign-correction", str, "on (default, the paper's element-wise eq. 3), off (ablation) or "
                       "sample (one sign per time point; not the paper's)", choices=("on", "off", "sample")),
             CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
+            CliOption("--phase-clip", str, "eq. 21's 2π clipping of the phase update: on (default) or off (ablation)",
+                      choices=("on", "off")),
         ),
     )
 except ImportError:  # pragma: no cover - the registry is optional for library use

@@ -13,6 +13,12 @@ At the end it reports, for one clip and one method:
 * ``fidelity_r`` — Pearson r between the method's change and the true change over the source
   region's pixels and time, both band-passed per pixel;
 * ``leakage`` — mean squared change outside the source region over that inside it;
+* ``change_out`` — RMS change (grey levels, over pixels, channels and frames) outside the source region,
+  and ``change_edges`` — the same on *moving edges*: pixels anywhere in the frame whose original luma
+  moved by more than :data:`MOVING_EDGE_LEVELS` grey levels since the previous frame. At matched gain
+  these answer "how much does a method change where it should not" in absolute terms; ``leakage``
+  divides by the change inside the region, which for an Eulerian method includes its magnified head
+  motion and so flatters it on moving tasks;
 * ``hr_bpm`` (POS on the skin-mean colour) and ``br_bpm`` (vertical phase-correlation motion of the
   torso box) of the *output*, with the same estimators for every method.
 
@@ -31,10 +37,15 @@ import numpy as np
 from physio.errors import InputError
 from physio.magnify.quality import band_rms, bandpass_time, frame_psnr_ssim
 
-__all__ = ["ClipRegions", "ClipScorer", "PeakMemory", "MAX_TRACE_PIXELS"]
+__all__ = ["ClipRegions", "ClipScorer", "PeakMemory", "MAX_TRACE_PIXELS", "MOVING_EDGE_LEVELS"]
 
 MAX_TRACE_PIXELS = 20000
 """Per-pixel traces (gain for respiration, fidelity) keep at most this many pixels (evenly subsampled)."""
+
+MOVING_EDGE_LEVELS = 12.0
+"""A pixel is on a moving edge in a frame when its original luma changed by more than this (0-255 scale)
+since the previous frame: well above sensor noise (σ ≈ 1-3 levels on our cohorts and clips), reached
+where an edge or texture moves."""
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -98,6 +109,8 @@ class ClipScorer:
         self._chg: list[np.ndarray] = []
         self._true_chg: list[np.ndarray] = []
         self._leak = np.zeros(4)  # sum in, count in, sum out, count out
+        self._edges = np.zeros(2)  # sum, count of the squared change on moving edges
+        self._prev_luma = None  # the last original frame's luma (moving edges across chunk borders)
         self._motion = None  # physio.measure.TorsoMotion of the output (BR)
 
     # -- accumulation -------------------------------------------------------------------------------
@@ -128,6 +141,11 @@ class ClipScorer:
         d = ((out.astype(np.float32) - orig.astype(np.float32)) ** 2).sum(-1)
         region = skin if self.source == "pulse" else np.broadcast_to(self.regions.shoulders_fixed, d.shape)
         self._leak += (d[region].sum(), region.sum(), d[~region].sum(), (~region).sum())
+        luma = orig.astype(np.float32) @ _LUMA
+        prev = np.concatenate([luma[:1] if self._prev_luma is None else self._prev_luma[None], luma[:-1]])
+        moving = np.abs(luma - prev) > MOVING_EDGE_LEVELS
+        self._edges += (d[moving].sum(), moving.sum())
+        self._prev_luma = luma[-1]
         self._torso_motion(out)
 
     def _pixels(self, a: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
@@ -184,6 +202,9 @@ class ClipScorer:
             res["fidelity_r"] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
         s_in, n_in, s_out, n_out = self._leak
         res["leakage"] = float((s_out / max(n_out, 1)) / (s_in / n_in)) if n_in and s_in > 0 else None
+        res["change_out"] = float(np.sqrt(s_out / (3 * n_out))) if n_out else None
+        e_sum, e_n = self._edges
+        res["change_edges"] = float(np.sqrt(e_sum / (3 * e_n))) if e_n else None
         res["hr_bpm"] = res["br_bpm"] = None
         rgb = np.concatenate(self._rgb_out)
         if (rgb > 0).all():
