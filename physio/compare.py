@@ -291,6 +291,8 @@ def _run(method: str, source: str, factor: float | None, clip: Clip, device: str
     wall = time.perf_counter() - t0
     res = scorer.result()
     res.update(fps=clip.n_frames / wall if wall > 0 else None, peak_mb=mem.peak_mb, seconds=wall)
+    if recorders:  # the figure clip: also where the method changed the frame
+        res["_change_map"] = scorer.change_map()
     return res
 
 
@@ -451,7 +453,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
             rec = _recorders(c) if fig_clips.get(c.task) is c and figures_dir is not None else ()
             r = _run(m, source, factors.get(m), c, dev, recorders=rec)
             if rec:
-                recs[(c.task, m)] = rec
+                recs[(c.task, m)] = (*rec, r.pop("_change_map"))
             r.update(session=c.name, task=c.task, method=m, factor=factors.get(m),
                      hr_true=c.hr_true, br_true=c.br_true)
             rows.append(r)

@@ -24,7 +24,7 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
     """Write every figure under ``out_dir``; returns ``{name: path relative to out_dir's parent}``."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    from physio.figures import pixel_trace_figure, save_figure, scanline_figure  # noqa: PLC0415
+    from physio.figures import change_map_figure, pixel_trace_figure, save_figure, scanline_figure  # noqa: PLC0415
     from physio.plots import bland_altman_plot  # noqa: PLC0415
 
     out = Path(out_dir)
@@ -47,6 +47,12 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
                                                  title=f"{clip.name} (task {task}): scan line, {source}"))
         keep(f"pixel_{task}", pixel_trace_figure(traces, clip.fps, channel_names=("R", "G", "B"), subtract_mean=True,
                                                  title=f"{clip.name}: pixel (x={clip.pixel[0]}, y={clip.pixel[1]})"))
+        changes = {label(m): recs[(task, m)][2] for m in result["methods"] if (task, m) in recs}
+        if changes:
+            region = clip.regions.skin_fixed if source == "pulse" else clip.regions.shoulders_fixed
+            keep(f"change_{task}", change_map_figure(
+                changes, frame=first, mask=region,
+                title=f"{clip.name} (task {task}): where each method changes the frame ({'skin' if source == 'pulse' else 'shoulders'} outlined)"))
 
     # Table 1 as bars
     agg = [r for r in result["results"] if r["task"] != "all" and r["method"] != "original"]

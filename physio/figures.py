@@ -15,6 +15,7 @@ pixel_trace_figure         channel traces of one pixel, one line per method/γ  
 learning_curve_figure      mean ± spread of ``|y(X_n)|`` over time points vs n   Fig. 9
 gradient_norm_figure       series and histograms of ``‖X₁‖₁`` and ``‖∇‖y‖₂‖₁``   Fig. 10
 correlation_map_figure     per-pixel input–output correlation, diverging map     Fig. 11
+change_map_figure          RMS change per pixel, one panel a method (log scale)  —
 =========================  ====================================================  ===================
 
 References
@@ -476,6 +477,74 @@ def correlation_map_figure(
         ax.set_title(f"{head}r > 0: {100 * s['fraction_positive']:.1f} %, r < 0: "
                      f"{100 * s['fraction_negative']:.1f} %", fontsize="small")
     fig.colorbar(im, ax=list(axes), shrink=0.85, label="Pearson r (input vs magnified)")
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def change_map_figure(
+    maps: Mapping[str, np.ndarray],
+    *,
+    frame: np.ndarray | None = None,
+    mask=None,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Where each method changes the frame: RMS change per pixel over a clip, one panel per method.
+
+    Parameters
+    ----------
+    maps : dict label → ndarray ``(H, W)``
+        RMS change (grey levels) per pixel, e.g. from :meth:`physio.magnify.scoring.ClipScorer.change_map`.
+        All panels share one logarithmic colour scale (0.1 grey level to the largest value), so methods
+        whose changes differ by orders of magnitude stay comparable.
+    frame : ndarray ``(H, W, 3)``, optional
+        An example frame shown first.
+    mask : ndarray ``(H, W)`` of bool, optional
+        The source region, outlined on every panel; panel titles then give the RMS inside and outside it.
+    title : str, optional
+    path : str or path-like, optional
+
+    Returns
+    -------
+    Figure
+        One axes per map (plus one for ``frame``) and a colour bar.
+    """
+    import matplotlib as mpl  # noqa: PLC0415
+
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in _as_dict(maps, "maps").items()}
+    for k, a in data.items():
+        if a.ndim != 2:
+            raise InputError(f"maps[{k!r}] must be (H, W), got shape {a.shape}")
+    m = None if mask is None else np.asarray(mask, dtype=bool)
+    top = max(max(float(np.nanmax(a)) for a in data.values()), 0.2)
+    norm = mpl.colors.LogNorm(vmin=0.1, vmax=top)
+    n = len(data) + (frame is not None)
+    fig = Figure(figsize=(3.3 * n + 0.8, 3.2), layout="constrained")
+    axes = list(fig.subplots(1, n, squeeze=False)[0])
+    if frame is not None:
+        ax = axes.pop(0)
+        ax.imshow(np.asarray(frame))
+        ax.set_title("frame", fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    im = None
+    for ax, (label, a) in zip(axes, data.items()):
+        im = ax.imshow(np.maximum(a, 0.1), cmap="magma", norm=norm, interpolation="nearest")
+        head = f"{label}: RMS {np.sqrt(np.mean(a ** 2)):.2f}"
+        if m is not None:
+            if m.shape != a.shape:
+                raise InputError(f"mask shape {m.shape} differs from maps[{label!r}]'s {a.shape}")
+            ax.contour(m.astype(float), levels=[0.5], colors="c", linewidths=0.6)
+            inside = np.sqrt(np.mean(a[m] ** 2)) if m.any() else float("nan")
+            outside = np.sqrt(np.mean(a[~m] ** 2)) if (~m).any() else float("nan")
+            head += f"\nin {inside:.2f} / out {outside:.2f}"
+        ax.set_title(head, fontsize="small")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes, shrink=0.85, label="RMS change per pixel [grey levels]")
     if title:
         fig.suptitle(title, fontsize="medium")
     if path is not None:

@@ -92,6 +92,7 @@ def test_scorer_measures_the_absolute_change_outside_the_region_and_on_moving_ed
     assert r["change_out"] == pytest.approx(np.sqrt(d[:, ~region].mean() / 3), rel=1e-6)
     assert r["change_edges"] == pytest.approx(np.sqrt(d[moving].mean() / 3), rel=1e-6)
     assert r["change_edges"] != pytest.approx(r["change_out"], rel=0.02)  # the edge frames' offsets differ
+    np.testing.assert_allclose(sc.change_map(), np.sqrt(d.mean(0) / 3), rtol=1e-6)  # per pixel, over time
 
 
 def test_scorer_identity_is_gain_one_and_infinite_psnr():
@@ -181,7 +182,7 @@ def test_report_is_valid_self_contained_html_with_csv_and_json(pulse_run):
     for src in chk.images:  # every figure is embedded and is a PNG
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert {"scanline_A", "pixel_D", "table1", "rates", "bland_altman_evm"} <= set(res["figures"])
+    assert {"scanline_A", "pixel_D", "change_A", "change_D", "table1", "rates", "bland_altman_evm"} <= set(res["figures"])
     assert res["device"] in text
     with open(out / "results.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -12,6 +12,7 @@ from torch import nn
 
 from physio.errors import InputError
 from physio.figures import (
+    change_map_figure,
     correlation_map_figure,
     gradient_norm_figure,
     learning_curve_figure,
@@ -369,6 +370,14 @@ def test_figures_write_pngs_with_expected_axes(tmp_path):
     assert_png(tmp_path / "corr.png")
     assert len(correlation_map_figure(corr["sign correction"]).axes) == 2
 
+    change = {"EVM": np.full((20, 30), 0.5), "DeepMag": np.where(mask, 30.0, 2.0)}
+    fig = change_map_figure(change, frame=np.zeros((20, 30, 3), np.uint8), mask=mask, path=tmp_path / "change.png")
+    assert len(fig.axes) == 4  # frame, two maps, colour bar
+    assert fig.axes[1].get_title() == "EVM: RMS 0.50\nin 0.50 / out 0.50"
+    assert "in 30.00 / out 2.00" in fig.axes[2].get_title()
+    assert fig.axes[1].images[0].norm.vmax == fig.axes[2].images[0].norm.vmax == 30.0  # one shared scale
+    assert_png(tmp_path / "change.png")
+
 
 def test_figures_take_deepmag_objective_history():
     """The learning curve reads what gradient_ascent(record=True) / DeepMag.objective_history keep."""
@@ -391,6 +400,10 @@ def test_figure_errors():
         learning_curve_figure([np.ones((3, 2)), np.ones((4, 2))])
     with pytest.raises(InputError, match="mask shape"):
         correlation_map_figure(np.zeros((4, 4)), mask=np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="mask shape"):
+        change_map_figure({"a": np.zeros((4, 4))}, mask=np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="must be"):
+        change_map_figure({"a": np.zeros(4)})
 
 
 def test_magnify_stream_outputs_end_to_end(tmp_path):

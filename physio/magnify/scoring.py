@@ -111,6 +111,7 @@ class ClipScorer:
         self._leak = np.zeros(4)  # sum in, count in, sum out, count out
         self._edges = np.zeros(2)  # sum, count of the squared change on moving edges
         self._prev_luma = None  # the last original frame's luma (moving edges across chunk borders)
+        self._map_sq: np.ndarray | None = None  # Σ_t of the squared change per pixel (summed over channels)
         self._motion = None  # physio.measure.TorsoMotion of the output (BR)
 
     # -- accumulation -------------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class ClipScorer:
             self._chg.append(self._pixels(out, orig))
             self._true_chg.append(self._pixels(truth, orig))
         d = ((out.astype(np.float32) - orig.astype(np.float32)) ** 2).sum(-1)
+        self._map_sq = d.sum(0, dtype=np.float64) + (0.0 if self._map_sq is None else self._map_sq)
         region = skin if self.source == "pulse" else np.broadcast_to(self.regions.shoulders_fixed, d.shape)
         self._leak += (d[region].sum(), region.sum(), d[~region].sum(), (~region).sum())
         luma = orig.astype(np.float32) @ _LUMA
@@ -182,6 +184,10 @@ class ClipScorer:
             out, ref = np.concatenate(self._pix_out), np.concatenate(self._pix_in)
         num, den = band_rms(out, self.fps, self.band), band_rms(ref, self.fps, self.band)
         return float(num / den) if den > 0 else float("nan")
+
+    def change_map(self) -> np.ndarray | None:
+        """RMS change per pixel over the frames so far (grey levels, over channels); None in light mode."""
+        return None if self._map_sq is None else np.sqrt(self._map_sq / (3 * self._n))
 
     def result(self) -> dict:
         from physio.rates import estimate_rate  # noqa: PLC0415
