@@ -64,6 +64,19 @@ def butter_bandpass_sos(band_hz: tuple[float, float], fs: float, order: int = 6)
     return sps.butter(order // 2, [lo, hi], btype="bandpass", fs=fs, output="sos")
 
 
+RECON_FRAMES = 32
+"""Frames rebuilt at full resolution at a time: the band-pass hands over whole blocks (the last one with
+its margin: up to ~1000 frames for respiration), and full-resolution float frames, their upsampled
+change and pyramids are what take the memory."""
+
+
+def _pieces(filtered: list[np.ndarray], k: int = RECON_FRAMES) -> Iterator[np.ndarray]:
+    """The band-passed blocks in consecutive pieces of at most ``k`` time points."""
+    for block in filtered:
+        for s in range(0, len(block), k):
+            yield block[s : s + k]
+
+
 def _reported(chunks, progress):
     """Yield chunks, telling ``progress`` (if any) how many frames each holds."""
     for out in chunks:
@@ -139,7 +152,7 @@ class StreamingBandpass:
             window = self.buf[lo - self.buf_start : hi - self.buf_start]
             padlen = min(3 * (2 * len(self.sos) + 1), len(window) - 1)
             y = sps.sosfiltfilt(self.sos, window, axis=0, padlen=padlen)
-            out.append(y[self.done - lo : self.done - lo + core])
+            out.append(y[self.done - lo : self.done - lo + core].copy())  # not a view: frees the window
             self.done += core
             keep = max(self.buf_start, self.done - self.margin)
             self.buf = self.buf[keep - self.buf_start :]
@@ -386,7 +399,7 @@ class DeepMag(Magnifier):
             if dx is None:
                 continue
             bp.push(dx.cpu().numpy())
-            yield from _reported(emit(bp.pop()), progress)
+            yield from _reported(emit(_pieces(bp.pop())), progress)
         if prev_small is None:
             raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
@@ -395,7 +408,7 @@ class DeepMag(Magnifier):
         if bp.total == 0:  # a single frame: nothing to magnify
             yield np.stack(frames_q)
             return
-        yield from _reported(emit(bp.pop(final=True)), progress)
+        yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
 
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
     def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
@@ -480,13 +493,13 @@ class DeepMag(Magnifier):
                 continue
             bp.push(integrate(dx, torch.cat(x1_pending)))
             x1_pending.clear()
-            yield from _reported(emit(bp.pop()), progress)
+            yield from _reported(emit(_pieces(bp.pop())), progress)
         if prev is None:
             raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(integrate(dx, torch.cat(x1_pending)))
-        yield from _reported(emit(bp.pop(final=True)), progress)
+        yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
 
 
 # ---------------------------------------------------------------------------------------------------
