@@ -49,10 +49,11 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
                                                  title=f"{clip.name}: pixel (x={clip.pixel[0]}, y={clip.pixel[1]})"))
         changes = {label(m): recs[(task, m)][2] for m in result["methods"] if (task, m) in recs}
         if changes:
-            region = clip.regions.skin_fixed if source == "pulse" else clip.regions.shoulders_fixed
+            region, name = ((clip.regions.skin_fixed, "skin") if source == "pulse"
+                            else (clip.regions.shoulders_fixed, "shoulders"))
             keep(f"change_{task}", change_map_figure(
                 changes, frame=first, mask=region,
-                title=f"{clip.name} (task {task}): where each method changes the frame ({'skin' if source == 'pulse' else 'shoulders'} outlined)"))
+                title=f"{clip.name} (task {task}): where each method changes the frame ({name} outlined)"))
 
     # Table 1 as bars
     agg = [r for r in result["results"] if r["task"] != "all" and r["method"] != "original"]

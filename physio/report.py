@@ -86,6 +86,8 @@ def markdown_table(result: dict) -> str:
 def write_report(result: dict, out_dir, command: str = "") -> list[str]:
     """Write ``report.html``, ``results.csv``, ``sessions.csv`` and ``compare.json`` into ``out_dir``
     (figures already written there by the comparison are embedded); returns the written paths."""
+    from physio.magnify.scoring import MOVING_EDGE_LEVELS  # noqa: PLC0415
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -110,7 +112,9 @@ def write_report(result: dict, out_dir, command: str = "") -> list[str]:
         "<h2>Results per task and method</h2>",
         "<p>PSNR/SSIM against the original frame (paper Table 1) and, on synthetic cohorts, against the "
         "ground-truth magnified rendering; fidelity r between each method's change and the true change in "
-        "the source region; leakage = mean squared change outside the region over inside; RMS change outside the region and on moving edges (original luma moved &gt; 12 grey levels since the previous frame), grey levels; gain = in-band "
+        "the source region; leakage = mean squared change outside the region over inside; RMS change "
+        f"outside the region and on moving edges (original luma moved &gt; {MOVING_EDGE_LEVELS:g} grey levels "
+        "since the previous frame), in grey levels; gain = in-band "
         "amplitude ratio in the region; HR/BR MAE of the rates measured from each output (same estimator "
         "for all); runtime on the device above. <i>original</i> scores the unmagnified input.</p>",
         _table(result["results"], RESULT_COLUMNS, _HEAD),
