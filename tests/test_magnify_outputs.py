@@ -19,7 +19,7 @@ from physio.figures import (
     pixel_trace_figure,
     scanline_figure,
 )
-from physio.io import video_info, video_read
+from physio.io import video_info, video_read, video_write
 from physio.magnify.ascent import gradient_ascent
 from physio.magnify.base import Magnifier, magnify_stream
 from physio.magnify.outputs import (
@@ -424,3 +424,86 @@ def test_magnify_stream_outputs_end_to_end(tmp_path):
     np.testing.assert_allclose(trace.result()[:, 0], 255 - clip[:, 7:10, 11:14].mean(axis=(1, 2)))
     r = corr.result()
     assert np.nanmax(r) == pytest.approx(-1.0)  # inversion: perfectly anti-correlated where not constant
+
+
+# -- physio magnify's extra outputs (one pass) --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wobble_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("extras") / "clip.mp4"
+    video_write(path, moving_gradient_clip(t=40, h=48, w=64), 30.0, lossless=True)
+    return path
+
+
+def _png_ok(path) -> None:
+    with open(path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_magnify_writes_side_by_side_scanline_and_traces(wobble_file, tmp_path, capsys):
+    from physio.cli import main
+
+    out, sbs, scan, tr = (tmp_path / n for n in ("out.mp4", "sbs.mp4", "scan.png", "traces.png"))
+    rc = main(["magnify", str(wobble_file), "-o", str(out), "--method", "evm", "--alpha", "5", "--crf", "0",
+               "--side-by-side", str(sbs), "--scanline", str(scan), "--line", "v:20", "--traces", str(tr),
+               "--pixel", "30,12", "-q"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert all(f"wrote {p}" in printed for p in (sbs, scan, tr))
+    _png_ok(scan)
+    _png_ok(tr)
+    mag, both, src = (video_read(p)[0] for p in (out, sbs, wobble_file))
+    h, w = src.shape[1:3]
+    assert len(both) == len(mag) == len(src) and both.shape[2] == 2 * w
+    banner = both.shape[1] - h  # labels sit in a strip above the panels
+    # left panel = the input, right = the magnified video, frame for frame (up to 4:2:0 chroma loss)
+    def err(a, b):
+        return np.abs(a.astype(int) - b).mean()
+
+    left, right = both[:, banner:, :w], both[:, banner:, w:]
+    assert err(mag, src) > 5.0  # the magnification is large enough to tell them apart
+    assert err(left, src) < 0.5 * err(left, mag) and err(right, mag) < 0.5 * err(right, src)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning-curve", "c.png"], "--learning-curve needs --method deepmag"),
+    (["--line", "h:5"], "--line chooses the scan line of --scanline"),
+    (["--pixel", "3,3"], "--pixel chooses the traced pixel of --traces"),
+    (["--scanline", "scan.gif"], "unsupported file type '.gif'"),
+    (["--side-by-side", "sbs.png"], "unsupported file type '.png'"),
+    (["--scanline", "x.png", "--traces", "x.png"], "need different paths"),
+    (["--traces", "t.png", "--pixel", "500,5"], "outside the 64x48 frame"),  # found while running
+])
+def test_cli_magnify_bad_extra_outputs_exit_2_and_leave_no_files(wobble_file, tmp_path, capsys, monkeypatch, argv,
+                                                                 message):
+    from physio.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["magnify", str(wobble_file), "-o", "out.mp4", "--method", "evm", "--side-by-side", "s.mp4",
+                 "-q", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no video, no side-by-side, no partial file
+
+
+def test_cli_deepmag_on_a_real_face_writes_every_output(shared_data, tmp_path, capsys):
+    """face.mp4, 4 s, the shipped PulseNet on the detected face (--roi auto): the magnified video, the
+    side-by-side, the scan line through the face box, the traces at its centre and the learning curve;
+    the learning curve has N = 20 points and the skin-region change is real (the trace moves more)."""
+    from physio.cli import main
+
+    files = {k: tmp_path / f"{k}.{ext}" for k, ext in (("out", "mp4"), ("sbs", "mp4"), ("scan", "png"),
+                                                       ("traces", "png"), ("curve", "png"))}
+    rc = main(["magnify", str(shared_data / "evm_mit" / "face.mp4"), "-o", str(files["out"]), "--method", "deepmag",
+               "--gamma", "1e-3", "--end", "4", "--side-by-side", str(files["sbs"]), "--scanline", str(files["scan"]),
+               "--traces", str(files["traces"]), "--learning-curve", str(files["curve"]), "-q"])
+    assert rc == 0, capsys.readouterr().err
+    for k in ("scan", "traces", "curve"):
+        _png_ok(files[k])
+    out, src = video_read(files["out"])[0], video_read(shared_data / "evm_mit" / "face.mp4", end_s=4)[0]
+    assert out.shape == src.shape and video_read(files["sbs"])[0].shape[2] == 2 * src.shape[2]
+    # the change sits in the face: the 32x32 centre of the frame (inside any face box) changes more than
+    # the top-left corner (background)
+    d = np.abs(out.astype(float) - src)
+    h, w = src.shape[1:3]
+    assert d[:, h // 2 - 16 : h // 2 + 16, w // 2 - 16 : w // 2 + 16].mean() > 5 * d[:, :32, :32].mean()

@@ -29,6 +29,21 @@ def _band(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _line(text: str) -> tuple[str, int]:
+    kind, sep, pos = text.partition(":")
+    if not sep or kind not in ("h", "v") or not pos.strip().lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(f"expected h:Y (a row) or v:X (a column), got {text!r}")
+    return kind, int(pos)
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    try:
+        x, y = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y in pixels (e.g. 240,110), got {text!r}") from None
+    return x, y
+
+
 def _registered_options() -> dict:
     """flag -> (CliOption, [methods]) over every registered method."""
     from physio.magnify.registry import specs  # noqa: PLC0415
@@ -65,6 +80,18 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                    help="extra keyword for the method's factory (repeatable), e.g. --set sigma=0")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    out = p.add_argument_group("more outputs (made in the same pass; see docs/magnification-outputs.md)")
+    out.add_argument("--side-by-side", metavar="SBS.mp4", help="also write original | magnified side by side")
+    out.add_argument("--scanline", metavar="FIG.png",
+                     help="scan-line figure (paper Fig. 5/6): one line through every frame, original vs magnified")
+    out.add_argument("--line", type=_line, metavar="h:Y|v:X",
+                     help="the scan line (default: horizontal for pulse, vertical for resp, through the centre of "
+                          "the method's region, else of the frame)")
+    out.add_argument("--traces", metavar="FIG.png", help="pixel traces (Fig. 7/8): a 5x5 window's colour over time")
+    out.add_argument("--pixel", type=_pixel, metavar="X,Y",
+                     help="the traced pixel (default: centre of the method's region, else of the frame)")
+    out.add_argument("--learning-curve", metavar="FIG.png",
+                     help="DeepMag's learning curve (Fig. 9): |y(X_n)| against the iteration n")
     group = p.add_argument_group("method-specific options")
     for flag, (opt, methods) in sorted(_registered_options().items()):
         kw = {"type": opt.type, "dest": _dest(flag), "default": None, "metavar": None if opt.choices else "X",
@@ -124,10 +151,17 @@ def build_kwargs(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from physio.magnify.registry import get_magnifier, magnify_video  # noqa: PLC0415
+    from physio.magnify.run_outputs import RunOutputs  # noqa: PLC0415
     from physio.io import video_info  # noqa: PLC0415
 
     if args.block_frames is not None and args.block_frames < 1:
         raise InputError(f"--block-frames must be >= 1, got {args.block_frames}")
+    if args.line is not None and args.scanline is None:
+        raise InputError("--line chooses the scan line of --scanline, which was not given")
+    if args.pixel is not None and args.traces is None:
+        raise InputError("--pixel chooses the traced pixel of --traces, which was not given")
+    if args.learning_curve is not None and args.method != "deepmag":
+        raise InputError(f"--learning-curve needs --method deepmag (gradient ascent), not {args.method!r}")
     kwargs = build_kwargs(args)
     magnifier = get_magnifier(args.method, **kwargs)
     if hasattr(magnifier, "band_hz") and magnifier.band_hz is None:  # learned nets outside temporal mode
@@ -136,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
         band = getattr(magnifier, "band_hz", None) or kwargs["band_hz"]
         band_text = f"band {band[0]:g}-{band[1]:g} Hz"
     info = video_info(args.video, fps=args.fps)
+    outputs = RunOutputs(info.fps, side_by_side=args.side_by_side, scanline=args.scanline, traces=args.traces,
+                         learning_curve=args.learning_curve, line=args.line, pixel=args.pixel,
+                         orientation="h" if args.source == "pulse" else "v", label=args.method, crf=args.crf)
     start = 0.0 if args.start is None else args.start
     end = info.duration_s if args.end is None else min(args.end, info.duration_s)
     total = max(0, round(end * info.fps) - round(start * info.fps))
@@ -144,10 +181,12 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="frame", file=sys.stderr, disable=args.quiet, desc=f"magnify ({args.method})") as bar:
         result = magnify_video(
             magnifier, args.video, args.output, fps=args.fps, start_s=args.start, end_s=args.end,
-            block_frames=args.block_frames, crf=args.crf, progress=bar.update,
+            block_frames=args.block_frames, crf=args.crf, progress=bar.update, outputs=outputs,
         )
     print(
         f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']}, "
         f"{result['fps']:g} fps ({args.method}, {band_text}, margin {result['margin_frames']} frames)"
     )
+    for path in result["extra_outputs"]:
+        print(f"wrote {path}")
     return 0

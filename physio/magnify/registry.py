@@ -26,7 +26,7 @@ import importlib
 import inspect
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -256,25 +256,51 @@ def magnify_video(
     chunk_size: int = 32,
     crf: int = 18,
     progress: Callable[[int], object] | None = None,
+    outputs=None,
 ) -> dict:
     """Stream ``video`` through ``magnifier`` into ``output`` (H.264, same fps and size, atomic).
 
     Memory is bounded by the block size (see :func:`physio.magnify.base.magnify_stream`), whatever the
-    video's length.  Returns ``{"output", "frames", "fps", "width", "height", "margin_frames"}``.
+    video's length.  ``outputs``: a :class:`physio.magnify.run_outputs.RunOutputs` that receives every
+    ``(original, magnified)`` chunk pair of the same pass (side-by-side video, scan line, pixel traces,
+    learning curve) and writes them after the video.  Returns ``{"output", "frames", "fps", "width",
+    "height", "margin_frames", "extra_outputs"}``.
     """
     from physio.io import VideoReader, VideoWriter  # noqa: PLC0415
     from physio.magnify.base import magnify_stream  # noqa: PLC0415
+    from physio.magnify.outputs import pair_with_input  # noqa: PLC0415
 
     reader = VideoReader(video, chunk_size=chunk_size, start_s=start_s, end_s=end_s, fps=fps)
     out = Path(output)
     if out.resolve() == Path(video).resolve():
         raise InputError(f"{out}: output would overwrite the input video")
+    extra = outputs if outputs is not None and outputs.wanted else None
+    if extra is not None:
+        extra.check_against(video, out)
+        if extra.record and not hasattr(magnifier, "objective_history"):
+            raise InputError(f"a learning curve needs a gradient-ascent method (deepmag), not {magnifier.name!r}")
     n = 0
     with VideoWriter(out, reader.fps, crf=crf) as writer:
-        stream: Iterator = magnify_stream(magnifier, reader.chunks(), reader.fps, block_frames, progress)
-        for chunk in stream:
-            writer.write(chunk)
-            n += len(chunk)
+        if extra is None:
+            for chunk in magnify_stream(magnifier, reader.chunks(), reader.fps, block_frames, progress):
+                writer.write(chunk)
+                n += len(chunk)
+        else:
+            if extra.record:
+                def transform(c):
+                    return magnifier.stream(c, reader.fps, progress=progress, record=True)
+            else:
+                def transform(c):
+                    return magnify_stream(magnifier, c, reader.fps, block_frames, progress)
+            try:
+                for orig, chunk in pair_with_input(reader.chunks(), transform):
+                    writer.write(chunk)
+                    extra.update(orig, chunk, getattr(magnifier, "box", None))
+                    n += len(chunk)
+            except BaseException:
+                extra.abort()
+                raise
+    written = extra.finish(magnifier) if extra is not None else []
     return {
         "output": str(out),
         "frames": n,
@@ -282,4 +308,5 @@ def magnify_video(
         "width": reader.width,
         "height": reader.height,
         "margin_frames": int(magnifier.margin_frames(reader.fps)),
+        "extra_outputs": written,
     }
