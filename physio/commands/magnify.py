@@ -21,12 +21,19 @@ DESCRIPTION = (
 SOURCES = {"pulse": PULSE_BAND_HZ, "resp": RESP_BAND_HZ}
 
 
-def _band(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LO,HI in Hz (e.g. 0.7,2.5), got {text!r}") from None
-    return lo, hi
+def _pair(cast, what: str, example: str):
+    """An argparse type for two comma-separated numbers ``A,B``."""
+    def parse(text: str) -> tuple:
+        try:
+            a, b = (cast(v) for v in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} (e.g. {example}), got {text!r}") from None
+        return a, b
+    return parse
+
+
+_band = _pair(float, "LO,HI in Hz", "0.7,2.5")
+_pixel = _pair(int, "X,Y in pixels", "240,110")
 
 
 def _line(text: str) -> tuple[str, int]:
@@ -34,14 +41,6 @@ def _line(text: str) -> tuple[str, int]:
     if not sep or kind not in ("h", "v") or not pos.strip().lstrip("-").isdigit():
         raise argparse.ArgumentTypeError(f"expected h:Y (a row) or v:X (a column), got {text!r}")
     return kind, int(pos)
-
-
-def _pixel(text: str) -> tuple[int, int]:
-    try:
-        x, y = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected X,Y in pixels (e.g. 240,110), got {text!r}") from None
-    return x, y
 
 
 def _registered_options() -> dict:
