@@ -126,10 +126,10 @@ def _demo_rates(sess, dev, mdir: Path, log) -> dict:
 
 
 def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
-    from physio.figures import scanline_figure  # noqa: PLC0415
-    from physio.magnify.deepmag import DeepMag  # noqa: PLC0415
-    from physio.magnify.outputs import ScanlineRecorder, SideBySideWriter  # noqa: PLC0415
-    from physio.models import load_net  # noqa: PLC0415
+    from physio.io import VideoWriter  # noqa: PLC0415
+    from physio.magnify.deepmag import deepmag_magnifier  # noqa: PLC0415
+    from physio.magnify.outputs import pair_with_input  # noqa: PLC0415
+    from physio.magnify.run_outputs import RunOutputs  # noqa: PLC0415
     from physio.represent.compute import box_from_mask  # noqa: PLC0415
 
     res: dict = {"files": []}
@@ -139,27 +139,27 @@ def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
         if not path.exists():
             log(f"      {name}: no shipped weights; {source} magnification skipped")
             continue
-        net, ckpt = load_net(path, dev)
-        rep = ckpt["representation"]
         gamma = 5e-4 if source == "pulse" else 3.6e-2
-        mag = DeepMag(net, source, gamma=gamma, size=int(rep["size"]), level=int(rep.get("level", 1)), device=str(dev))
-        chunks = [sess.frames[i : i + 64] for i in range(0, len(sess.frames), 64)]
-        outs = list(mag.stream(iter(chunks), sess.fps))
-        magnified = np.concatenate(outs)
-        from physio.io import video_write  # noqa: PLC0415
-
-        video_write(out / f"deepmag_{source}.mp4", magnified, fps=sess.fps)
-        with SideBySideWriter(out / f"deepmag_{source}_side_by_side.mp4", sess.fps,
-                              labels=("original", f"DeepMag {source} (gamma {gamma:g})")) as w:
-            w.write(sess.frames, magnified)
+        # as `physio magnify --method deepmag` runs by default: on the region the network was trained on
+        # (the face or torso box, detected on the first 3 s), pasted back with a feathered edge
+        mag = deepmag_magnifier(source=source, gamma=gamma, model=str(path), device=str(dev))
         y = (face[1] + face[3]) // 2 if source == "pulse" else int(np.median(np.nonzero(sess.masks["shoulders"])[0]))
-        rec = {k: ScanlineRecorder(("h", y)) for k in ("original", "DeepMag")}
-        rec["original"].update(sess.frames)
-        rec["DeepMag"].update(magnified)
-        scanline_figure({k: r.result() for k, r in rec.items()}, sess.fps, rec["original"].describe(),
-                        frame=sess.frames[0], path=out / f"deepmag_{source}_scanline.png")
-        change = np.abs(magnified.astype(np.float32) - sess.frames).mean()
-        res[source] = {"gamma": gamma, "mean_abs_change": round(float(change), 3)}
-        res["files"] += [f"deepmag_{source}.mp4", f"deepmag_{source}_side_by_side.mp4", f"deepmag_{source}_scanline.png"]
-        log(f"      wrote deepmag_{source}.mp4, its side-by-side and scan-line figure (gamma {gamma:g})")
+        stem = f"deepmag_{source}"
+        files = [f"{stem}.mp4", f"{stem}_side_by_side.mp4", f"{stem}_scanline.png", f"{stem}_traces.png",
+                 f"{stem}_learning_curve.png"]
+        extra = RunOutputs(sess.fps, side_by_side=out / files[1], scanline=out / files[2], line=("h", y),
+                           traces=out / files[3], learning_curve=out / files[4],
+                           label=f"DeepMag {source} (gamma {gamma:g})")
+        chunks = (sess.frames[i : i + 64] for i in range(0, len(sess.frames), 64))
+        total = 0.0
+        with VideoWriter(out / files[0], sess.fps) as writer:
+            for orig, magnified in pair_with_input(chunks, lambda c, m=mag: m.stream(c, sess.fps, record=True)):
+                writer.write(magnified)
+                extra.update(orig, magnified, mag.box)
+                total += float(np.abs(magnified.astype(np.float32) - orig).sum())
+        extra.finish(mag)
+        res[source] = {"gamma": gamma, "box": list(mag.box), "mean_abs_change": round(total / sess.frames.size, 3)}
+        res["files"] += files
+        log(f"      wrote {stem}.mp4, its side-by-side, scan line, pixel traces and learning curve "
+            f"(gamma {gamma:g}, {source} box {tuple(mag.box)})")
     return res

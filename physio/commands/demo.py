@@ -12,7 +12,8 @@ HELP = "run the pipeline on a synthetic session generated on the fly (no input n
 DESCRIPTION = (
     "Generates a short synthetic session with known pulse and breathing (physio synth), writes its video "
     "and signal plot, measures HR and BR with the shipped networks and with POS, and magnifies the pulse "
-    "and the breathing with DeepMag (videos, side-by-side, scan-line figure). Everything goes to -o."
+    "and the breathing with DeepMag on the face/torso box, as physio magnify does (videos, side-by-side, "
+    "scan line, pixel traces, learning curve). Everything goes to -o."
 )
 
 

@@ -21,6 +21,8 @@ filter's decay within the margin) and memory is bounded by the margin plus one b
 Documented readings of the paper (see ``docs/deepmag.md``):
 
 * ‖G‖₁ is taken per element (``l1="mean"``) so the paper's γ values magnify as reported.
+* Colour: cells darker than :data:`DARK_FLOOR` in either frame are not magnified and restart from the
+  original (eq. 16 is singular there and would carry the error into every later frame).
 * Eq. 21 as printed adds ``F(φ̃)`` — the band-passed *magnified phase* — to the original phase, which
   would double the original in-band motion even with γ = 0.  The default (``phase_update="change"``)
   adds only the band-passed accumulated *change* ``F(φ̃ − φ)``, mirroring eq. 15 for colour; the
@@ -63,6 +65,10 @@ def butter_bandpass_sos(band_hz: tuple[float, float], fs: float, order: int = 6)
         raise InputError(f"band-pass order must be even and ≥ 2, got {order}")
     return sps.butter(order // 2, [lo, hi], btype="bandpass", fs=fs, output="sos")
 
+
+DARK_FLOOR = 0.02
+"""Colour: a downsampled cell darker than this (fraction of full scale, ~5 grey levels) in either frame of a
+pair is not magnified and its reconstruction restarts from the original (see ``docs/deepmag.md``)."""
 
 RECON_FRAMES = 32
 """Frames rebuilt at full resolution at a time: the band-pass hands over whole blocks (the last one with
@@ -202,6 +208,9 @@ class DeepMag(Magnifier):
         uses the whole frame, as in the paper.
     feather : float
         Width of the paste-back taper as a fraction of the box's smaller side.
+    dark_floor : float
+        Colour: cells darker than this in either frame are left unmagnified (:data:`DARK_FLOOR`; 0 turns
+        the guard off).
     """
 
     needs_grad = True
@@ -228,6 +237,7 @@ class DeepMag(Magnifier):
         device: str | None = None,
         box: tuple[int, int, int, int] | None = None,
         feather: float = 0.1,
+        dark_floor: float = DARK_FLOOR,
     ) -> None:
         if source not in ("pulse", "resp"):
             raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
@@ -255,6 +265,7 @@ class DeepMag(Magnifier):
         self.net = net.to(self.device).eval()
         self.box = None if box is None else tuple(int(v) for v in box)
         self.feather = float(feather)
+        self.dark_floor = float(dark_floor)
         self._pyramid = None
         self.last_scale: float | None = None
         self.objective_history: list[np.ndarray] = []
@@ -339,31 +350,38 @@ class DeepMag(Magnifier):
         x1_q: list[torch.Tensor] = []  # X_1 samples not yet reconstructed
         prev_small: torch.Tensor | None = None
         recon_prev: torch.Tensor | None = None  # C̃_l of the last emitted frame
+        orig_prev: torch.Tensor | None = None  # C_l of the last emitted frame
         emitted = 0
         size_hw = None
         weight = None
         pending: list[torch.Tensor] = []
 
         def emit(filtered: list[np.ndarray]):
-            nonlocal recon_prev, emitted
+            nonlocal recon_prev, orig_prev, emitted
             for fd in filtered:
                 n = len(fd)
                 xbar = torch.stack(x1_q[:n]) + torch.from_numpy(np.ascontiguousarray(fd)).to(self.device, torch.float32)
                 del x1_q[:n]
                 if recon_prev is None:  # frame 0: C̃_l(1) = C_l(1)
-                    recon_prev = small_q[0]
+                    recon_prev = orig_prev = small_q[0]
                     first = frames_q.pop(0)
                     small_q.pop(0)
                     emitted += 1
                     yield first[None]
                 # frames emitted … emitted + n − 1 are rebuilt from samples emitted−1 … emitted+n−2
                 xbar = xbar.clamp(-1 + 1e-6, 1 - 1e-6)
-                # intensities stay non-negative: a magnified frame that would go below 0 is clipped there
-                rec = nfd_inverse(xbar.double(), recon_prev.double().clamp_min(0), NFD_EPS)[1:].float()
-                rec = rec.clamp_min(0)  # (n, 3, L, L)
-                recon_prev = rec[-1]
                 orig_small = torch.stack(small_q[:n])
                 del small_q[:n]
+                rec = torch.empty_like(orig_small)
+                for k in range(n):  # eq. 16, one frame at a time (n ≤ RECON_FRAMES)
+                    r = nfd_inverse(xbar[k : k + 1].double(), recon_prev.double(), NFD_EPS)[1]
+                    # intensities stay non-negative: a magnified frame that would go below 0 is clipped there
+                    r = r.float().clamp_min(0)
+                    # cells dark in either frame are not magnified and restart from the original: there
+                    # (1 + X)/(1 − X) is singular, and eq. 16 would carry the error into every later frame
+                    dark = torch.minimum(orig_small[k], orig_prev) < self.dark_floor
+                    rec[k] = torch.where(dark, orig_small[k], r)
+                    recon_prev, orig_prev = rec[k], orig_small[k]
                 full = to_tensor(np.stack(frames_q[:n]), self.device)
                 del frames_q[:n]
                 change = upsample_frames(rec - orig_small, size_hw)
