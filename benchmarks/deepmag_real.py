@@ -69,6 +69,7 @@ def _resp(args, repo: Path) -> int:
 
     frames, fps = video_read(args.video or str(repo.parent / "shared" / "data" / "motion_mag_other" / "woman.mp4"))
     band = (0.16, 0.5)
+    base: dict = {}  # the input's in-band motion per box (the detected box is the same for every γ)
     for g in (float(v) for v in (args.gammas or "1.8e-3,3.6e-3,7.2e-3").split(",")):
         mag = deepmag_magnifier(source="resp", gamma=g, device="cpu")
         out = np.concatenate(list(mag.stream(iter([frames[i : i + 64] for i in range(0, len(frames), 64)]), fps)))
@@ -76,7 +77,9 @@ def _resp(args, repo: Path) -> int:
         strip = (x0, int(y1 - 0.4 * (y1 - y0)), x1, y1)
         row = {"gamma": g, "box": list(mag.box)}
         for name, box in (("motion_ratio_torso", mag.box), ("motion_ratio_shoulders", strip)):
-            row[name] = round(band_rms(vertical_motion(out, box), fps, band) / band_rms(vertical_motion(frames, box), fps, band), 3)
+            if box not in base:
+                base[box] = band_rms(vertical_motion(frames, box), fps, band)
+            row[name] = round(band_rms(vertical_motion(out, box), fps, band) / base[box], 3)
         inside = np.zeros(frames.shape[1:3], bool)
         inside[y0:y1, x0:x1] = True
         d = np.abs(out.astype(int) - frames)

@@ -159,8 +159,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--line chooses the scan line of --scanline, which was not given")
     if args.pixel is not None and args.traces is None:
         raise InputError("--pixel chooses the traced pixel of --traces, which was not given")
-    if args.learning_curve is not None and args.method != "deepmag":
-        raise InputError(f"--learning-curve needs --method deepmag (gradient ascent), not {args.method!r}")
     kwargs = build_kwargs(args)
     magnifier = get_magnifier(args.method, **kwargs)
     if hasattr(magnifier, "band_hz") and magnifier.band_hz is None:  # learned nets outside temporal mode

@@ -342,28 +342,29 @@ class DeepMag(Magnifier):
 
     # -- colour (eq. 14–17) ---------------------------------------------------------------------
     def _stream_colour(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
-        from physio.represent.nfd import NFD_EPS, downsample_frames, nfd, nfd_inverse, upsample_frames  # noqa: PLC0415
+        from physio.represent.nfd import NFD_EPS, downsample_frames, nfd, upsample_frames  # noqa: PLC0415
 
         bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
         frames_q: list[np.ndarray] = []  # uint8 frames not yet emitted (frame index emitted…)
         small_q: list[torch.Tensor] = []  # C_l of those frames
         x1_q: list[torch.Tensor] = []  # X_1 samples not yet reconstructed
         prev_small: torch.Tensor | None = None
-        recon_prev: torch.Tensor | None = None  # C̃_l of the last emitted frame
         orig_prev: torch.Tensor | None = None  # C_l of the last emitted frame
+        log_gain: torch.Tensor | None = None  # log((C̃_l + ε/2) / (C_l + ε/2)) of the last emitted frame
         emitted = 0
         size_hw = None
         weight = None
         pending: list[torch.Tensor] = []
 
         def emit(filtered: list[np.ndarray]):
-            nonlocal recon_prev, orig_prev, emitted
+            nonlocal orig_prev, log_gain, emitted
             for fd in filtered:
                 n = len(fd)
                 xbar = torch.stack(x1_q[:n]) + torch.from_numpy(np.ascontiguousarray(fd)).to(self.device, torch.float32)
                 del x1_q[:n]
-                if recon_prev is None:  # frame 0: C̃_l(1) = C_l(1)
-                    recon_prev = orig_prev = small_q[0]
+                if orig_prev is None:  # frame 0: C̃_l(1) = C_l(1)
+                    orig_prev = small_q[0]
+                    log_gain = torch.zeros_like(orig_prev, dtype=torch.float64)
                     first = frames_q.pop(0)
                     small_q.pop(0)
                     emitted += 1
@@ -372,16 +373,24 @@ class DeepMag(Magnifier):
                 xbar = xbar.clamp(-1 + 1e-6, 1 - 1e-6)
                 orig_small = torch.stack(small_q[:n])
                 del small_q[:n]
-                rec = torch.empty_like(orig_small)
-                for k in range(n):  # eq. 16, one frame at a time (n ≤ RECON_FRAMES)
-                    r = nfd_inverse(xbar[k : k + 1].double(), recon_prev.double(), NFD_EPS)[1]
-                    # intensities stay non-negative: a magnified frame that would go below 0 is clipped there
-                    r = r.float().clamp_min(0)
-                    # cells dark in either frame are not magnified and restart from the original: there
-                    # (1 + X)/(1 − X) is singular, and eq. 16 would carry the error into every later frame
-                    dark = torch.minimum(orig_small[k], orig_prev) < self.dark_floor
-                    rec[k] = torch.where(dark, orig_small[k], r)
-                    recon_prev, orig_prev = rec[k], orig_small[k]
+                # eq. 16, C̃(t+1) = (1 + X̄)/(1 − X̄)·C̃(t), as the gain over the original, in logs and batched:
+                # log G(t) = log G(t−1) + 2·artanh X̄(t) − log r(t), r(t) = C(t+1)/C(t) the original's ratio
+                # (both on C + ε/2, as nfd's inverse).  Cells dark in either frame are not magnified and
+                # restart from the original (G = 1): there (1 + X)/(1 − X) is singular, and the recursion
+                # would carry the error into every later frame.
+                half_eps = NFD_EPS / 2
+                before = torch.cat([orig_prev[None], orig_small[:-1]])
+                dark = torch.minimum(orig_small, before) < self.dark_floor
+                step = 2 * torch.atanh(xbar.double()) - torch.log((orig_small.double() + half_eps)
+                                                                  / (before.double() + half_eps))
+                cum = torch.cumsum(step.masked_fill(dark, 0.0), 0) + log_gain
+                t_idx = torch.arange(n, device=cum.device).view(-1, 1, 1, 1).expand_as(cum)
+                last_reset = torch.where(dark, t_idx, -1).cummax(0).values
+                at_reset = cum.gather(0, last_reset.clamp_min(0))
+                gain = cum - torch.where(last_reset >= 0, at_reset, torch.zeros_like(at_reset))
+                log_gain, orig_prev = gain[-1], orig_small[-1]
+                # intensities stay non-negative
+                rec = ((orig_small.double() + half_eps) * gain.exp() - half_eps).clamp_min(0).float()
                 full = to_tensor(np.stack(frames_q[:n]), self.device)
                 del frames_q[:n]
                 change = upsample_frames(rec - orig_small, size_hw)

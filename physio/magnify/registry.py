@@ -278,28 +278,27 @@ def magnify_video(
     if extra is not None:
         extra.check_against(video, out)
         if extra.record and not hasattr(magnifier, "objective_history"):
-            raise InputError(f"a learning curve needs a gradient-ascent method (deepmag), not {magnifier.name!r}")
+            raise InputError(f"--learning-curve needs --method deepmag: {magnifier.name!r} does no gradient ascent")
+
+    def transform(chunks):
+        if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
+            return magnifier.stream(chunks, reader.fps, progress=progress, record=True)
+        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress)
+
     n = 0
+    pairs = pair_with_input(reader.chunks(), transform) if extra is not None else \
+        ((None, chunk) for chunk in transform(reader.chunks()))
     with VideoWriter(out, reader.fps, crf=crf) as writer:
-        if extra is None:
-            for chunk in magnify_stream(magnifier, reader.chunks(), reader.fps, block_frames, progress):
+        try:
+            for orig, chunk in pairs:
                 writer.write(chunk)
-                n += len(chunk)
-        else:
-            if extra.record:
-                def transform(c):
-                    return magnifier.stream(c, reader.fps, progress=progress, record=True)
-            else:
-                def transform(c):
-                    return magnify_stream(magnifier, c, reader.fps, block_frames, progress)
-            try:
-                for orig, chunk in pair_with_input(reader.chunks(), transform):
-                    writer.write(chunk)
+                if extra is not None:
                     extra.update(orig, chunk, getattr(magnifier, "box", None))
-                    n += len(chunk)
-            except BaseException:
+                n += len(chunk)
+        except BaseException:
+            if extra is not None:
                 extra.abort()
-                raise
+            raise
     written = extra.finish(magnifier) if extra is not None else []
     return {
         "output": str(out),
