@@ -10,7 +10,7 @@ prints, as JSON and a markdown table:
 
 1. gain vs γ: in-band RMS of the skin-mean green (pulse) / shoulder vertical motion (resp) of the output
    over the input's, for 0.5γ, γ, 2γ, 4γ; and ``gain_projected``: the magnification factor of the part of
-   the change that is the true one (``physio.magnify.quality.projected_gain`` against ``*_x{α}``, inside
+   the change that is the true one (``physio.metrics.magnification.projected_gain`` against ``*_x{α}``, inside
    the skin / the dilated shoulder line, band-passed);
 2. fidelity: Pearson r between DeepMag's change and the ground-truth change (``pulse_x{α}`` − original)
    inside the skin (pulse) / the shoulder band (resp), both band-passed — per pixel and channel
@@ -40,7 +40,7 @@ def _run(mag, frames, fps):
 def main(argv=None) -> int:
     from physio.cohort import Cohort
     from physio.magnify.deepmag import DeepMag
-    from physio.magnify.quality import (
+    from physio.metrics.magnification import (
         band_rms,
         bandpass_time,
         change_correlation,
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
         psnr_ssim,
         region_trace,
     )
-    from physio.measure import detect_box
-    from physio.models import load_net
+    from physio.roi.crop import detect_box
+    from physio.nets.weights import load_net
     from physio.represent.compute import box_from_mask
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,8 +133,9 @@ def _resp(args, sign) -> int:
 
     from physio.cohort import Cohort
     from physio.magnify.deepmag import DeepMag
-    from physio.magnify.quality import band_rms, change_correlation, projected_gain, psnr_ssim, vertical_motion
-    from physio.models import load_net
+    from physio.metrics.magnification import band_rms, change_correlation, projected_gain, psnr_ssim
+    from physio.rates.motion import vertical_position as vertical_motion
+    from physio.nets.weights import load_net
     from physio.represent.compute import box_from_mask
 
     net, ckpt = load_net("resp_cnn")

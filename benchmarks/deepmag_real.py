@@ -26,8 +26,8 @@ import numpy as np
 def main(argv=None) -> int:
     from physio.io import video_read
     from physio.magnify.deepmag import deepmag_magnifier
-    from physio.magnify.quality import band_power_at, region_trace
-    from physio.rates import estimate_rate
+    from physio.metrics.magnification import band_power_at, region_trace
+    from physio.rates.waveform import estimate_rate
     from physio.roi import roi_detect
 
     repo = Path(__file__).resolve().parents[1]
@@ -65,7 +65,8 @@ def main(argv=None) -> int:
 def _resp(args, repo: Path) -> int:
     from physio.io import video_read
     from physio.magnify.deepmag import deepmag_magnifier
-    from physio.magnify.quality import band_rms, vertical_motion
+    from physio.metrics.magnification import band_rms
+    from physio.rates.motion import vertical_position as vertical_motion
 
     frames, fps = video_read(args.video or str(repo.parent / "shared" / "data" / "motion_mag_other" / "woman.mp4"))
     band = (0.16, 0.5)

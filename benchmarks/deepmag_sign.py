@@ -18,8 +18,8 @@ import torch
 def main(argv=None) -> int:
     from physio.cohort import Cohort
     from physio.magnify.ascent import gradient_ascent
-    from physio.magnify.outputs import per_pixel_correlation
-    from physio.models import load_net
+    from physio.metrics.magnification import per_pixel_correlation
+    from physio.nets.weights import load_net
     from physio.represent.compute import RepresentationSpec, box_from_mask, iter_representation
 
     p = argparse.ArgumentParser()

@@ -44,9 +44,9 @@ def main(argv=None) -> int:
 
     from physio.io import VideoReader, VideoWriter, video_write
     from physio.magnify import deepmag as dm
-    from physio.magnify.base import resolve_device
-    from physio.measure import detect_box
-    from physio.models import load_net
+    from physio.device import resolve_device
+    from physio.roi.crop import detect_box
+    from physio.nets.weights import load_net
     from physio.represent import nfd as nfd_mod
     from physio.represent import pyramid as pyr_mod
 

@@ -3,7 +3,7 @@
 `physio evaluate` feeds a network the cached representation of the cohort's training ROI (the
 synthetic face mask's box).  Users run `physio rates` on a video file: the frames go through a codec,
 and the face box comes from the detector.  This script writes each session to a video file and runs
-`physio.measure.measure_rates` on it, so the two paths can be compared (docs/evaluation.md, Session 5):
+`physio.rates.measure.measure_rates` on it, so the two paths can be compared (docs/evaluation.md, Session 5):
 
     python benchmarks/rates_user_path.py --cohort COHORT.h5 --participants p003,p004 \
         --models models/pulse_cnn.pt,/work/runs/pulse320b/pulse_cnn.pt,pos,chrom
@@ -42,9 +42,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from physio.cohort import Cohort
-    from physio.evaluate import _truth_rate
+    from physio.evaluation.cohort import _truth_rate
     from physio.io import video_write
-    from physio.measure import measure_rates
+    from physio.rates.measure import measure_rates
 
     models = args.models.split(",")
     parts = args.participants.split(",") if args.participants else None

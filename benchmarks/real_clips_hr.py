@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from physio.errors import PhysioError, PhysioWarning
-from physio.measure import measure_rates
+from physio.rates.measure import measure_rates
 
 
 def main(argv=None) -> int:

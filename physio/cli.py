@@ -42,16 +42,27 @@ def _command_modules() -> list:
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str], names: set[str]) -> str | None:
+    """The sub-command named on the command line (the first word that is one), if any."""
+    return next((a for a in argv if a in names), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``physio`` parser.  With ``argv``, only the sub-command it names gets its arguments (the
+    others are listed with their one-line help), so that ``physio --help`` and ``physio roi …`` never
+    import what other commands need; without, every sub-command is configured."""
     parser = argparse.ArgumentParser(
         prog="physio",
         description="Reveal and measure pulse and respiration in ordinary video.",
     )
     parser.add_argument("--version", action="version", version=f"physio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _command_modules():
+    mods = _command_modules()
+    chosen = None if argv is None else _chosen(argv, {m.NAME for m in mods})
+    for mod in mods:
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
-        mod.configure(p)
+        if argv is None or mod.NAME == chosen:
+            mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -70,8 +81,9 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list)
+    args = parser.parse_args(args_list)
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_ERROR if argv is None and len(sys.argv) <= 1 else 0

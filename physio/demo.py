@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from physio.device import resolve_device
 from physio.errors import InputError
+from physio.figures.base import save_figure
+from physio.io import VideoWriter, video_write
+from physio.magnify.deepmag import deepmag_magnifier
+from physio.magnify.outputs import pair_with_input
+from physio.magnify.run_outputs import RunOutputs
+from physio.nets.weights import load_net, models_dir
+from physio.rates.measure import cnn_signal
+from physio.rates.rppg import rppg_pulse, skin_rgb_means
+from physio.rates.waveform import estimate_rate
+from physio.represent.compute import RepresentationSpec, box_from_mask
+from physio.roi.crop import detect_box
+from physio.synth import synth_session
 
 __all__ = ["run_demo"]
 
 
 def _signal_figure(sess, path: Path) -> None:
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    from physio.figures import save_figure  # noqa: PLC0415
-
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     axes = fig.subplots(2, 1, sharex=True)
     t = sess.signal_times
@@ -52,13 +63,6 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run the demo; returns a summary dict (also written to ``out_dir/summary.json``)."""
-    import json  # noqa: PLC0415
-
-    from physio.io import video_write  # noqa: PLC0415
-    from physio.magnify.base import resolve_device  # noqa: PLC0415
-    from physio.models import models_dir  # noqa: PLC0415
-    from physio.synth import synth_session  # noqa: PLC0415
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(None if device == "auto" else device)
@@ -90,11 +94,6 @@ def run_demo(
 
 
 def _demo_rates(sess, dev, mdir: Path, log) -> dict:
-    from physio.measure import cnn_signal, detect_box  # noqa: PLC0415
-    from physio.rates import estimate_rate  # noqa: PLC0415
-    from physio.represent.compute import RepresentationSpec, box_from_mask  # noqa: PLC0415
-    from physio.rppg import rppg_pulse, skin_rgb_means  # noqa: PLC0415
-
     res: dict = {}
     rgb = skin_rgb_means(sess.frames, sess.masks["skin"])
     pos = rppg_pulse(rgb, sess.fps, "pos")
@@ -106,7 +105,6 @@ def _demo_rates(sess, dev, mdir: Path, log) -> dict:
         if not path.exists():
             log(f"      {name}: no shipped weights at {path}; skipped")
             continue
-        from physio.models import load_net  # noqa: PLC0415
 
         net, ckpt = load_net(path, dev)
         spec = RepresentationSpec.from_dict(ckpt["representation"])
@@ -126,12 +124,6 @@ def _demo_rates(sess, dev, mdir: Path, log) -> dict:
 
 
 def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
-    from physio.io import VideoWriter  # noqa: PLC0415
-    from physio.magnify.deepmag import deepmag_magnifier  # noqa: PLC0415
-    from physio.magnify.outputs import pair_with_input  # noqa: PLC0415
-    from physio.magnify.run_outputs import RunOutputs  # noqa: PLC0415
-    from physio.represent.compute import box_from_mask  # noqa: PLC0415
-
     res: dict = {"files": []}
     face = box_from_mask(sess.masks["face"], 0.0)
     for source, name in (("pulse", "pulse_cnn"), ("resp", "resp_cnn")):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from physio.errors import InputError, VideoReadError, VideoWriteError
@@ -41,7 +42,7 @@ DEFAULT_CHUNK = 64
 
 def _import_av():
     try:
-        import av  # noqa: PLC0415
+        import av  # noqa: PLC0415 - deferred: PyAV loads FFmpeg; a missing PyAV becomes a VideoReadError
     except ImportError as exc:  # pragma: no cover - av is a hard dependency
         raise VideoReadError("PyAV (package 'av') is required for video I/O") from exc
     # Do not route FFmpeg's logs through PyAV's Python handler (av.logging.set_level): with threaded
@@ -255,8 +256,6 @@ class VideoReader:
     def _convert(self, frame) -> np.ndarray:
         arr = frame.to_ndarray(format="rgb24")
         if self.size is not None and (arr.shape[1], arr.shape[0]) != self.size:
-            import cv2  # noqa: PLC0415
-
             arr = cv2.resize(arr, self.size, interpolation=cv2.INTER_AREA)
         return arr
 

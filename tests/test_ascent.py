@@ -8,7 +8,7 @@ from torch import nn
 
 from physio.errors import DivergenceError, InputError
 from physio.magnify.ascent import gradient_ascent
-from physio.nets import PulseNet
+from physio.nets.pulse import PulseNet
 
 
 class Linear(nn.Module):

@@ -90,7 +90,7 @@ def test_interrupted_cache_is_redone(tmp_path):
 def test_detect_roi_is_the_box_physio_rates_crops(tmp_path):
     """`roi: detect:face` caches the crop `physio rates` feeds a network: the tracker's boxes over the
     session combined by crop_box_union (so training and inference crops can agree)."""
-    from physio.measure import crop_box_union
+    from physio.roi.crop import crop_box_union
     from physio.represent.cache import session_box
     from physio.roi import roi_detect
     from physio.synth import synth_cohort

@@ -10,10 +10,11 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from physio.compare import cohort_clips, compare, video_clips
+from physio.evaluation.compare import cohort_clips, compare, video_clips
 from physio.errors import InputError
-from physio.magnify.scoring import ClipRegions, ClipScorer, PeakMemory
-from physio.report import RESULT_COLUMNS, write_report
+from physio.evaluation.scoring import ClipRegions, ClipScorer
+from physio.evaluation.memory import PeakMemory
+from physio.evaluation.report import RESULT_COLUMNS, write_report
 
 FPS = 30.0
 
@@ -231,7 +232,7 @@ def test_cli_json_contract_and_errors(cohort, tmp_path, capsys):
 
 
 def test_default_methods_pick_up_shipped_learned_magnifiers(tmp_path, monkeypatch):
-    from physio import compare as cmp
+    from physio.evaluation import compare as cmp
     from physio.magnify.learned import weights
 
     monkeypatch.setattr(weights, "models_dir", lambda: tmp_path)
@@ -243,7 +244,7 @@ def test_default_methods_pick_up_shipped_learned_magnifiers(tmp_path, monkeypatc
 
 
 def test_calibration_stops_when_the_gain_does_not_grow(monkeypatch):
-    from physio import compare as cmp
+    from physio.evaluation import compare as cmp
 
     gains = {}
 
@@ -262,7 +263,7 @@ def test_calibration_stops_when_the_gain_does_not_grow(monkeypatch):
 
 
 def test_whole_frame_deepmag_variant_processes_the_whole_frame(cohort):
-    from physio.compare import _make
+    from physio.evaluation.compare import _make
 
     clips = cohort_clips(cohort, "pulse", split="all", tasks=["A"])
     mag = _make("deepmag-full", "pulse", 3e-4, clips[0], "cpu")
@@ -276,8 +277,8 @@ def test_cohort_clips_give_deepmag_the_networks_crop(cohort):
     """The face box DeepMag gets on a cohort clip is the crop the shipped PulseNet was trained on: the
     detector's (as `physio rates` takes it) for a `detect:face` network, the face mask's for `mask:face`."""
     from physio.cohort import Cohort
-    from physio.measure import detect_box
-    from physio.models import load_net
+    from physio.roi.crop import detect_box
+    from physio.nets.weights import load_net
     from physio.represent.compute import box_from_mask
 
     rep = load_net("pulse_cnn")[1]["representation"]

@@ -9,7 +9,8 @@ from scipy import signal as sps
 
 from helpers import pulsing_frames
 from physio.magnify.deepmag import DeepMag, StreamingBandpass, butter_bandpass_sos
-from physio.nets import PulseNet, RespNet
+from physio.nets.pulse import PulseNet
+from physio.nets.resp import RespNet
 
 
 def test_streaming_bandpass_equals_whole(rng):
@@ -124,7 +125,8 @@ def test_phase_clip_switch_and_update_statistics(clip):
 _MEMORY_SCRIPT = """
 import resource, sys, numpy as np, torch
 from physio.magnify.deepmag import DeepMag
-from physio.nets import PulseNet, RespNet
+from physio.nets.pulse import PulseNet
+from physio.nets.resp import RespNet
 torch.set_num_threads(1)
 torch.manual_seed(0)
 source, n, h, w, fps = sys.argv[1], int(sys.argv[2]), 48, 64, 30.0

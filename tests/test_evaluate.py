@@ -9,7 +9,7 @@ import pytest
 from helpers import pulsing_cohort
 from physio.cli import main
 from physio.errors import InputError
-from physio.evaluate import evaluate_cohort
+from physio.evaluation.cohort import evaluate_cohort
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_rppg_on_the_detected_skin_mask_is_what_physio_rates_sees(tmp_path):
     (bit-exact) frames the two agree to the rounding of the rate, and the region is reported."""
     from physio.cohort import Cohort
     from physio.io import video_write
-    from physio.measure import measure_rates
+    from physio.rates.measure import measure_rates
     from physio.synth import synth_cohort
 
     path = synth_cohort(tmp_path / "f.h5", participants=1, tasks="A", duration_s=8.0, size=(320, 240), seed=3,

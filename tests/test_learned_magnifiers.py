@@ -12,8 +12,9 @@ from torch import nn
 
 from physio.errors import InputError
 from physio.magnify.base import Magnifier, magnify_stream, to_tensor
-from physio.magnify.learned import LearnedMagnifier, build_net
-from physio.magnify.learned.circles import (
+from physio.magnify.learned.magnifier import LearnedMagnifier
+from physio.magnify.learned.nets import build_net
+from physio.evaluation.circles import (
     BenchMethod,
     CircleBenchConfig,
     calibrate_factor,

@@ -11,29 +11,20 @@ import torch
 from torch import nn
 
 from physio.errors import InputError
-from physio.figures import (
-    change_map_figure,
-    correlation_map_figure,
-    gradient_norm_figure,
-    learning_curve_figure,
-    pixel_trace_figure,
-    scanline_figure,
-)
+from physio.figures.magnification import change_map_figure, pixel_trace_figure, scanline_figure
+from physio.figures.deepmag import correlation_map_figure, gradient_norm_figure, learning_curve_figure
 from physio.io import video_info, video_read, video_write
 from physio.magnify.ascent import gradient_ascent
 from physio.magnify.base import Magnifier, magnify_stream
+from physio.metrics.magnification import PixelCorrelation, correlation_summary, per_pixel_correlation
 from physio.magnify.outputs import (
-    PixelCorrelation,
     PixelTraceRecorder,
     ScanlineRecorder,
     SideBySideWriter,
-    ascent_l1_norms,
-    correlation_summary,
     magnify_pairs,
     pair_with_input,
-    per_pixel_correlation,
-    sample_l1_norms,
 )
+from physio.magnify.ascent import ascent_l1_norms, sample_l1_norms
 from helpers import moving_gradient_clip
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

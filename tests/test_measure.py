@@ -8,8 +8,9 @@ import torch
 
 from helpers import pulsing_frames
 from physio.errors import InputError
-from physio.measure import RatesReport, cnn_signal, crop_box_union
-from physio.nets import PulseNet
+from physio.rates.measure import RatesReport, cnn_signal
+from physio.roi.crop import crop_box_union
+from physio.nets.pulse import PulseNet
 from physio.represent.compute import RepresentationSpec
 
 

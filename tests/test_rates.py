@@ -1,4 +1,4 @@
-"""Tests for physio.rates: known rates from simulated physiology and exact spectra."""
+"""Tests for physio.rates.waveform: known rates from simulated physiology and exact spectra."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from physio import PULSE_BAND_HZ, RESP_BAND_HZ
-from physio import rates as R
+from physio.rates import waveform as R
 from physio.errors import InputError, PhysioWarning
 
 nk = pytest.importorskip("neurokit2")

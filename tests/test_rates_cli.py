@@ -11,7 +11,7 @@ import pytest
 from helpers import pulsing_frames
 from physio.cli import main
 from physio.io import video_write
-from physio.models import models_dir
+from physio.nets.weights import models_dir
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_rates_decode_the_video_once_per_stage(pulsing_video, monkeypatch):
     """ROI tracking needs the whole video first (the crop box is the union over it); after it, one
     decoding pass feeds both the pulse and the respiration estimators."""
     from physio.io import VideoReader
-    from physio.measure import measure_rates
+    from physio.rates.measure import measure_rates
 
     calls = []
     orig = VideoReader.chunks
@@ -87,8 +87,8 @@ def test_rates_cnn_fast_heart_under_head_motion(tmp_path):
     at the motion residue, and which peak wins can flip with a few pixels of box (docs/evaluation.md)."""
     from dataclasses import replace
 
-    from physio.measure import measure_rates
-    from physio.rates import reference_rate
+    from physio.rates.measure import measure_rates
+    from physio.rates.waveform import reference_rate
     from physio.synth import participant_sample, synth_session
 
     p = replace(participant_sample(np.random.default_rng(2027), name="p001"), hr_bpm=135.0)
@@ -103,10 +103,9 @@ def test_rates_cnn_fast_heart_under_head_motion(tmp_path):
 def test_rates_reuses_a_given_track(tmp_path, monkeypatch):
     """A second method on the same video can take the first call's ROI track instead of detecting again:
     same boxes, same result as detecting afresh, no tracker run; a track of another length is refused."""
-    import physio.roi
-
+    import physio.rates.measure
     from physio.errors import InputError
-    from physio.measure import measure_rates
+    from physio.rates.measure import measure_rates
     from physio.synth import participant_sample, synth_session
 
     s = synth_session(participant_sample(np.random.default_rng(11), name="p001"), task="A", duration_s=6.0,
@@ -115,8 +114,8 @@ def test_rates_reuses_a_given_track(tmp_path, monkeypatch):
     first, arrays = measure_rates(video, method="pos", resp_method="motion", progress=False)
     fresh, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False)
     runs = []
-    detect = physio.roi.roi_detect
-    monkeypatch.setattr(physio.roi, "roi_detect", lambda *a, **k: runs.append(1) or detect(*a, **k))
+    detect = physio.rates.measure.roi_detect
+    monkeypatch.setattr(physio.rates.measure, "roi_detect", lambda *a, **k: runs.append(1) or detect(*a, **k))
     reused, _ = measure_rates(video, method="chrom", resp_method="motion", progress=False, track=arrays["track"])
     assert runs == []  # the given track was used, not a new detection
     assert reused.extra["face_box"] == fresh.extra["face_box"] == first.extra["face_box"]

@@ -1,12 +1,12 @@
-"""Tests for physio.rppg: GREEN/CHROM/POS on synthetic skin-colour traces with known pulse rate."""
+"""Tests for physio.rates.rppg: GREEN/CHROM/POS on synthetic skin-colour traces with known pulse rate."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from physio import rates as R
-from physio import rppg
+from physio.rates import waveform as R
+from physio.rates import rppg
 from physio.errors import InputError
 
 nk = pytest.importorskip("neurokit2")
@@ -74,7 +74,7 @@ def test_dispatch_and_output_shape():
     rgb = _rgb_trace(illum_amp=0.0)
     assert rppg.rppg_pulse(rgb, FS, "POS").shape == (rgb.shape[0],)
     np.testing.assert_array_equal(rppg.rppg_pulse(rgb, FS), rppg.rppg_pos(rgb, FS))
-    with pytest.raises(InputError, match="unknown rPPG method 'ica'; valid: 'green', 'chrom', 'pos'"):
+    with pytest.raises(InputError, match="unknown rPPG method 'ica'; valid: 'pos', 'chrom', 'green'"):
         rppg.rppg_pulse(rgb, FS, "ica")
 
 

@@ -14,7 +14,8 @@ from helpers import pulsing_cohort
 from physio.cli import main
 from physio.config import load_config
 from physio.errors import InputError
-from physio.train import TrainConfig, load_checkpoint, train
+from physio.train.loop import TrainConfig, train
+from physio.nets.registry import load_checkpoint
 
 TINY = dict(
     net="pulse_cnn", net_args={"channels": [4, 8], "hidden": 16}, source="pulse",

@@ -33,6 +33,7 @@ import h5py
 import numpy as np
 
 from physio.errors import CohortSchemaError, InputError
+from physio.io import VideoReader, video_info
 
 __all__ = [
     "FORMAT_NAME",
@@ -227,8 +228,6 @@ class CohortWriter:
         else:
             vpath = Path(video_path)
             if n_frames is None or frame_size is None:
-                from physio.io import video_info  # noqa: PLC0415
-
                 info = video_info(vpath, fps=fps)
                 n_frames, frame_size = info.frame_count, (info.width, info.height)
             n = int(n_frames)
@@ -473,7 +472,6 @@ class Session:
         ds = self._dataset(video)
         if ds is not None:
             return ds[start:stop]
-        from physio.io import VideoReader  # noqa: PLC0415
 
         path = self.video_path
         if path is None:
@@ -485,8 +483,6 @@ class Session:
         """Stream the session's frames in chunks of at most ``chunk`` frames."""
         ds = self._dataset(video)
         if ds is None:
-            from physio.io import VideoReader  # noqa: PLC0415
-
             path = self.video_path
             if path is None:
                 raise CohortSchemaError(f"{self.key}: has neither frames nor a video reference")

@@ -52,7 +52,7 @@ def _parse_weights(items: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from physio.errors import InputError, PhysioWarning  # noqa: PLC0415
-    from physio.magnify.learned.circles import (  # noqa: PLC0415
+    from physio.evaluation.circles import (
         BenchMethod,
         CircleBenchConfig,
         IdentityMagnifier,

@@ -30,20 +30,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--lossless", action="store_true", help="lossless RGB H.264")
     e.set_defaults(_action=_export)
 
-    u = sub.add_parser("import-ubfc", help="build a cohort from a UBFC-rPPG folder (subject*/vid.avi + ground_truth.txt)")
-    u.add_argument("folder")
-    u.add_argument("out", metavar="OUT.h5")
-    u.add_argument("--embed", action="store_true", help="store decoded frames instead of a video reference")
-    u.add_argument("--task", default="rest", help="task label for every session (default: rest)")
-    u.set_defaults(_action=_import_ubfc)
+    from physio.cohort.importers import IMPORTERS, importer  # noqa: PLC0415 - importers load h5py/SciPy
 
-    m = sub.add_parser("import-mtts", help="build a cohort from MTTS-CAN-style .mat/.h5 files (dXsub, dysub, drsub)")
-    m.add_argument("files", nargs="+")
-    m.add_argument("-o", "--out", required=True, metavar="OUT.h5")
-    m.add_argument("--fps", type=float, default=30.0, help="frame rate of the representations (default 30)")
-    m.add_argument("--participant-regex", default=r"^(P\d+)", help="regex whose group 1 in the file stem names the participant")
-    m.add_argument("--task", default="")
-    m.set_defaults(_action=_import_mtts)
+    for name in IMPORTERS:
+        mod = importer(name)
+        q = sub.add_parser(f"import-{name}", help=mod.HELP)
+        mod.configure(q)
+        q.set_defaults(_action=_import, _importer=mod)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,17 +84,8 @@ def _export(args) -> int:
     return 0
 
 
-def _import_ubfc(args) -> int:
-    from physio.cohort import import_ubfc  # noqa: PLC0415
-
-    keys = import_ubfc(args.folder, args.out, embed=args.embed, task=args.task)
-    print(f"wrote {args.out}: {len(keys)} sessions")
-    return 0
-
-
-def _import_mtts(args) -> int:
-    from physio.cohort import import_mtts  # noqa: PLC0415
-
-    keys = import_mtts(args.files, args.out, fps=args.fps, participant_regex=args.participant_regex, task=args.task)
-    print(f"wrote {args.out}: {len(keys)} sessions")
+def _import(args) -> int:
+    out = args.out
+    keys = args._importer.run(args)
+    print(f"wrote {out}: {len(keys)} sessions")
     return 0

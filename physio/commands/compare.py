@@ -77,8 +77,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path  # noqa: PLC0415
 
-    from physio.compare import cohort_clips, compare, video_clips  # noqa: PLC0415
-    from physio.report import markdown_table, write_report  # noqa: PLC0415
+    from physio.evaluation.compare import cohort_clips, compare, video_clips  # noqa: PLC0415
+    from physio.evaluation.report import markdown_table, write_report  # noqa: PLC0415
 
     if bool(args.cohort) == bool(args.videos):
         raise InputError("give either --cohort FILE or one or more VIDEO files")

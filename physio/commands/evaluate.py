@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from physio.rates.methods import RPPG_METHODS
+
 NAME = "evaluate"
 HELP = "score PulseNet, RespNet, POS, CHROM and GREEN on a cohort (per task: MAE, RMSE, MAPE, r, SNR)"
 
@@ -13,7 +15,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cohort", required=True, help="HDF5 cohort with pulse/resp ground truth")
     p.add_argument("--split", default="test", choices=("test", "all"),
                    help="test: the checkpoint's test participants if it was trained on this cohort, else all")
-    p.add_argument("--methods", default="pulse_cnn,resp_cnn,pos,chrom,green", help="comma-separated")
+    p.add_argument("--methods", default=",".join(("pulse_cnn", "resp_cnn", *RPPG_METHODS)),
+                   help="comma-separated (default: the networks and every rPPG method)")
     p.add_argument("--pulse-model", default="pulse_cnn")
     p.add_argument("--resp-model", default="resp_cnn")
     p.add_argument("--bands", default="deepmag", choices=("deepmag", "rppg-toolbox", "mtts-can"))
@@ -27,7 +30,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physio.evaluate import evaluate_cohort, table_markdown, write_outputs  # noqa: PLC0415
+    from physio.evaluation.cohort import evaluate_cohort, table_markdown, write_outputs  # noqa: PLC0415
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     result = evaluate_cohort(args.cohort, methods, args.split, args.pulse_model, args.resp_model, args.bands,

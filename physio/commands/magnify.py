@@ -149,9 +149,10 @@ def build_kwargs(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physio.magnify.registry import get_magnifier, magnify_video  # noqa: PLC0415
-    from physio.magnify.run_outputs import RunOutputs  # noqa: PLC0415
     from physio.io import video_info  # noqa: PLC0415
+    from physio.magnify.registry import get_magnifier
+    from physio.magnify.run_outputs import RunOutputs  # noqa: PLC0415
+    from physio.magnify.video import magnify_video  # noqa: PLC0415
 
     if args.block_frames is not None and args.block_frames < 1:
         raise InputError(f"--block-frames must be >= 1, got {args.block_frames}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from physio.rates.methods import PULSE_METHODS, RESP_METHODS
 
 NAME = "rates"
 HELP = "measure heart rate and breathing rate of a video (shipped networks or rPPG)"
@@ -22,9 +23,9 @@ DESCRIPTION = (
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("video")
-    p.add_argument("--method", default="cnn", choices=("cnn", "pos", "chrom", "green"),
+    p.add_argument("--method", default="cnn", choices=PULSE_METHODS,
                    help="pulse estimator (default cnn = shipped PulseNet)")
-    p.add_argument("--resp-method", default="cnn", choices=("cnn", "motion"),
+    p.add_argument("--resp-method", default="cnn", choices=RESP_METHODS,
                    help="breathing estimator: shipped RespNet, or vertical torso motion by phase correlation")
     p.add_argument("--roi", default="face", choices=("face", "full"),
                    help="face = detect face/torso (fails clearly if none); full = the whole frame, explicitly")
@@ -70,7 +71,7 @@ def _load_truth(path: str) -> dict:
 
 
 def _score(report, arrays, truth: dict) -> dict:
-    from physio.rates import reference_rate, snr_db  # noqa: PLC0415
+    from physio.rates.waveform import reference_rate, snr_db  # noqa: PLC0415
 
     res = {}
     for key, source, series_key in (("pulse", "pulse", "hr"), ("resp", "resp", "br")):
@@ -94,7 +95,10 @@ def _score(report, arrays, truth: dict) -> dict:
 
 
 def _write_outputs(out: Path, report, arrays) -> list[str]:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415 - deferred: building the parser must stay light
+
+    from physio.atomic import AtomicFile  # noqa: PLC0415
+    from physio.figures.rates import rates_figure  # noqa: PLC0415
 
     out.mkdir(parents=True, exist_ok=True)
     fps = report.fps
@@ -103,41 +107,21 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
     n = len(pw)
     df = pd.DataFrame({"time_s": np.arange(n) / fps, "pulse_wave": pw,
                        "resp_wave": rw if rw is not None and len(rw) == n else np.full(n, np.nan)})
+    series = pd.DataFrame([{"signal": "hr", "t": t, "value": v} for t, v in report.hr_series]
+                          + [{"signal": "br", "t": t, "value": v} for t, v in report.br_series])
     files = []
-    for name, frame in (("waveforms.csv", df), ("series.csv", pd.DataFrame(
-        [{"signal": "hr", "t": t, "value": v} for t, v in report.hr_series]
-        + [{"signal": "br", "t": t, "value": v} for t, v in report.br_series]))):
-        tmp = out / f".{name}.partial-{os.getpid()}"
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-        os.replace(tmp, out / name)
+    for name, frame in (("waveforms.csv", df), ("series.csv", series)):
+        with AtomicFile(out / name) as f:
+            frame.to_csv(f.tmp, index=False, float_format="%.6g")
         files.append(str(out / name))
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    from physio.figures import save_figure  # noqa: PLC0415
-
-    fig = Figure(figsize=(10, 6.5), layout="constrained")
-    ax = fig.subplots(4, 1)
-    t = np.arange(n) / fps
-    ax[0].plot(t, pw, lw=0.7, color="tab:red")
-    ax[0].set_ylabel("pulse")
-    ax[0].set_title(f"HR {report.hr_bpm:.1f} bpm, BR {report.br_bpm if report.br_bpm is None else round(report.br_bpm, 1)} /min ({report.method})")
-    if rw is not None:
-        ax[1].plot(np.arange(len(rw)) / fps, rw, lw=0.7, color="tab:blue")
-    ax[1].set_ylabel("respiration")
-    if report.hr_series:
-        ax[2].plot(*zip(*report.hr_series), "o-", ms=3, color="tab:red")
-    ax[2].set_ylabel("HR (bpm)")
-    if report.br_series:
-        ax[3].plot(*zip(*report.br_series), "o-", ms=3, color="tab:blue")
-    ax[3].set_ylabel("BR (/min)")
-    ax[3].set_xlabel("time (s)")
-    save_figure(fig, out / "rates.png")
+    rates_figure(pw, rw, fps, report.hr_series, report.br_series, hr_bpm=report.hr_bpm, br_bpm=report.br_bpm,
+                 method=report.method, path=out / "rates.png")
     files.append(str(out / "rates.png"))
     return files
 
 
 def run(args: argparse.Namespace) -> int:
-    from physio.measure import measure_rates  # noqa: PLC0415
+    from physio.rates.measure import measure_rates  # noqa: PLC0415
 
     truth = _load_truth(args.truth) if args.truth else None
     report, arrays = measure_rates(

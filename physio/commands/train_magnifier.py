@@ -87,11 +87,11 @@ def _make_data(args) -> int:
 
 
 def _export(args) -> int:
-    from physio.magnify.learned.circles import CircleBenchConfig  # noqa: PLC0415
+    from physio.evaluation.circles import CircleBenchConfig  # noqa: PLC0415
     from physio.magnify.learned.complexity import complexity  # noqa: PLC0415
-    from physio.magnify.learned.train import export_run, load_checkpoint  # noqa: PLC0415
     from physio.magnify.learned.nets import build_net  # noqa: PLC0415
     from physio.magnify.learned.probe import factor_response  # noqa: PLC0415
+    from physio.magnify.learned.train import export_run, load_checkpoint  # noqa: PLC0415
     from physio.magnify.learned.weights import load_weights, save_weights  # noqa: PLC0415
 
     cfg = load_checkpoint(f"{args.run}/last.pt")["config"]
@@ -103,7 +103,7 @@ def _export(args) -> int:
     net, info = load_weights(path)
     card = info["card"] | {"factor_response": factor_response(net)}
     if args.bench != "none":
-        from physio.magnify.learned.circles import circle_benchmark, learned_bench_method  # noqa: PLC0415
+        from physio.evaluation.circles import circle_benchmark, learned_bench_method  # noqa: PLC0415
 
         bcfg = CircleBenchConfig.quick() if args.bench == "quick" else CircleBenchConfig()
         res = circle_benchmark([learned_bench_method(cfg["arch"], str(path), cfg=bcfg)], bcfg, sweeps=False)

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from physio.errors import DivergenceError, InputError
 
-__all__ = ["AscentResult", "gradient_ascent"]
+__all__ = ["AscentResult", "gradient_ascent", "sample_l1_norms", "ascent_l1_norms"]
 
 
 @dataclass
@@ -144,3 +145,43 @@ def gradient_ascent(
         net.train(was_training)
     result.x = x.detach()
     return result
+
+
+# -- L1 norms (Fig. 10) ---------------------------------------------------------------------------
+
+
+def sample_l1_norms(x) -> np.ndarray:
+    """``Σ|x|`` over every axis but the first: ``(T, ...)`` → ``(T,)`` float64 (one norm per time point)."""
+    arr = x.detach().cpu().numpy().astype(np.float64) if hasattr(x, "detach") else np.asarray(x, np.float64)
+    if arr.ndim < 2:
+        raise InputError(f"x must be (T, ...) with at least one element axis, got shape {arr.shape}")
+    return np.abs(arr).reshape(len(arr), -1).sum(axis=1)
+
+
+def ascent_l1_norms(net, x1, input_scale: float = 1.0, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """L1 norms of ``X₁`` and of the un-normalised gradient ``∇_X‖y(X₁ | θ)‖₂``, per time point.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Trained network ``(B, C, H, W) → (B,)``.
+    x1 : Tensor, shape (T, C, H, W)
+        Motion representation, one sample per time point.
+    input_scale : float
+        As in :func:`physio.magnify.ascent.gradient_ascent` (the network sees ``X / input_scale``).
+    batch : int
+        Samples per forward/backward pass.
+
+    Returns
+    -------
+    (ndarray (T,), ndarray (T,))
+        ``‖X₁‖₁`` and ``‖∇‖y(X₁)‖₂‖₁`` — the two series of the paper's Fig. 10 (§5.4): without L1
+        normalisation the step size follows the second, which is not proportional to the first.
+    """
+    if not isinstance(x1, torch.Tensor) or x1.ndim < 2:
+        raise InputError("x1 must be a Tensor (T, ...)")
+    grads = []
+    for s in range(0, len(x1), int(batch)):
+        res = gradient_ascent(net, x1[s : s + batch], gamma=0.0, iterations=2, input_scale=input_scale, record=True)
+        grads.append(res.grad_l1[0].double().numpy())
+    return sample_l1_norms(x1), np.concatenate(grads)

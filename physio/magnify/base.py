@@ -21,17 +21,7 @@ import torch
 
 from physio.errors import InputError
 
-__all__ = ["Magnifier", "magnify_stream", "to_tensor", "to_uint8", "resolve_device"]
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" → CUDA when available, else CPU; otherwise the given device."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("CUDA was requested but no CUDA device is available")
-    return dev
+__all__ = ["Magnifier", "magnify_stream", "to_tensor", "to_uint8"]
 
 
 def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu", dtype=torch.float32) -> torch.Tensor:

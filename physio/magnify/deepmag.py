@@ -43,9 +43,24 @@ import torch
 from scipy import signal as sps
 
 from physio import PULSE_BAND_HZ, RESP_BAND_HZ
+from physio.device import resolve_device
 from physio.errors import InputError
 from physio.magnify.ascent import gradient_ascent
-from physio.magnify.base import Magnifier, resolve_device, to_tensor, to_uint8
+from physio.magnify.base import Magnifier, to_tensor, to_uint8
+from physio.nets.weights import load_net
+from physio.represent.nfd import (
+    NFD_EPS,
+    downsample_frames,
+    nfd,
+    upsample_frames,
+)
+from physio.represent.pyramid import (
+    SteerablePyramid,
+    phase_differences,
+    rgb_to_yiq,
+    yiq_to_rgb,
+)
+from physio.roi.crop import detect_box
 
 __all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA", "feather_window"]
 
@@ -342,8 +357,6 @@ class DeepMag(Magnifier):
 
     # -- colour (eq. 14–17) ---------------------------------------------------------------------
     def _stream_colour(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
-        from physio.represent.nfd import NFD_EPS, downsample_frames, nfd, upsample_frames  # noqa: PLC0415
-
         bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
         frames_q: list[np.ndarray] = []  # uint8 frames not yet emitted (frame index emitted…)
         small_q: list[torch.Tensor] = []  # C_l of those frames
@@ -439,8 +452,6 @@ class DeepMag(Magnifier):
 
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
     def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
-        from physio.represent.pyramid import SteerablePyramid, phase_differences, rgb_to_yiq, yiq_to_rgb  # noqa: PLC0415
-
         if self._pyramid is None:
             self._pyramid = SteerablePyramid().to(self.device)
         pyr = self._pyramid
@@ -558,7 +569,6 @@ class _AutoBoxDeepMag(DeepMag):
                 break
         if not head:
             raise InputError("no frames to magnify")
-        from physio.measure import detect_box  # noqa: PLC0415
 
         self.box = detect_box(np.concatenate(head), fps, self.region)
 
@@ -592,8 +602,6 @@ def deepmag_magnifier(
     3 s; ``"full"`` is the whole frame (the paper's setting).  ``l1="off"`` and
     ``sign_correction="off"`` are the §5.4 ablations.
     """
-    from physio.models import load_net  # noqa: PLC0415
-
     if alpha is not None:
         raise InputError("DeepMag's magnification is set by --gamma (step size) and --iterations, not --alpha")
     if source not in ("pulse", "resp"):
@@ -622,29 +630,3 @@ def deepmag_magnifier(
     if roi == "full":
         return DeepMag(net, source, **kwargs)
     return _AutoBoxDeepMag(net, source, region=roi, **kwargs)
-
-
-try:  # register with `physio magnify`
-    from physio.magnify.registry import CliOption, register
-
-    register(
-        "deepmag",
-        deepmag_magnifier,
-        help="DeepMag (Chen & McDuff 2020): source-specific magnification by gradient ascent through PulseNet/RespNet",
-        options=(
-            CliOption("--gamma", float, "step size γ (default 6e-5 pulse, 3.6e-3 respiration; negative attenuates)"),
-            CliOption("--iterations", int, "N, gradient-ascent iterations (default 20)"),
-            CliOption("--model", str, "network: shipped name or checkpoint path (default <source>_cnn)"),
-            CliOption("--roi", str, "region: auto (what the network was trained on), full, face, torso",
-                      choices=("auto", "full", "face", "torso")),
-            CliOption("--l1", str, "L1 normalisation: mean (default), sum (literal), off (ablation)",
-                      choices=("mean", "sum", "off")),
-            CliOption("--sign-correction", str, "on (default, the paper's element-wise eq. 3), off (ablation) or "
-                      "sample (one sign per time point; not the paper's)", choices=("on", "off", "sample")),
-            CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
-            CliOption("--phase-clip", str, "eq. 21's 2π clipping of the phase update: on (default) or off (ablation)",
-                      choices=("on", "off")),
-        ),
-    )
-except ImportError:  # pragma: no cover - the registry is optional for library use
-    pass

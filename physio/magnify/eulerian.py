@@ -36,9 +36,16 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from physio import PULSE_BAND_HZ
+from physio.device import resolve_device
 from physio.errors import InputError
-from physio.magnify._checks import apply_rgb_matrix, check_alpha, check_fps, check_frames, chroma_matrix
-from physio.magnify.base import Magnifier, resolve_device
+from physio.magnify._checks import (
+    apply_rgb_matrix,
+    check_alpha,
+    check_fps,
+    check_frames,
+    chroma_matrix,
+)
+from physio.magnify.base import Magnifier
 from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter, check_band
 
 __all__ = [

@@ -4,17 +4,16 @@ Everything here works on the ``uint8 (t, H, W, 3)`` chunks that :func:`physio.ma
 yields (or any ``(t, H, W, C)`` array stream), one chunk at a time, so memory stays bounded by what is
 *kept* (a scan line is ``T × W × 3`` bytes, a pixel trace ``T × P × C`` floats), never by the video.
 
-The pieces and the paper figures they feed (:mod:`physio.figures` draws them):
+The pieces and the paper figures they feed (:mod:`physio.figures.magnification` draws them):
 
 * :func:`pair_with_input` / :func:`magnify_pairs` — align a magnifier's output chunks with the input
   frames they came from (magnifiers emit chunks of their own sizes, later than they read them).
 * :class:`SideBySideWriter` — original and magnified (or more) panels in one atomic H.264 video.
 * :class:`ScanlineRecorder` — the pixels along one line in every frame, ``(T, L, C)`` (Fig. 5/6).
 * :class:`PixelTraceRecorder` — mean colour in a small window around points, ``(T, P, C)`` (Fig. 7/8).
-* :func:`per_pixel_correlation` / :class:`PixelCorrelation` — Pearson correlation over time per pixel,
-  in memory or streamed, and :func:`correlation_summary` (the sign-correction check, Fig. 11).
-* :func:`sample_l1_norms` / :func:`ascent_l1_norms` — per-time-point L1 norms of ``X₁`` and of the
-  objective's gradient (the L1-normalisation ablation, Fig. 10).
+
+The per-pixel correlation of Fig. 11 is in :mod:`physio.metrics.magnification`, the L1 norms of
+Fig. 10 in :mod:`physio.magnify.ascent`.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels with exclusive ends (as :func:`physio.represent.compute.box_from_mask`);
 points are ``(x, y)``; lines are ``("h", y)`` (a row) or ``("v", x)`` (a column).
@@ -32,10 +31,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from physio.errors import InputError
 from physio.io import VideoWriter
+from physio.magnify.base import magnify_stream
 
 __all__ = [
     "pair_with_input",
@@ -43,11 +44,6 @@ __all__ = [
     "SideBySideWriter",
     "ScanlineRecorder",
     "PixelTraceRecorder",
-    "per_pixel_correlation",
-    "PixelCorrelation",
-    "correlation_summary",
-    "sample_l1_norms",
-    "ascent_l1_norms",
 ]
 
 Box = tuple[int, int, int, int]
@@ -147,8 +143,6 @@ def magnify_pairs(
     ...     for orig, mag in magnify_pairs(magnifier, reader.chunks(), reader.fps):
     ...         sbs.write(orig, mag)
     """
-    from physio.magnify.base import magnify_stream  # noqa: PLC0415
-
     return pair_with_input(chunks, lambda c: magnify_stream(magnifier, c, fps, block_frames, progress))
 
 
@@ -273,8 +267,6 @@ class SideBySideWriter:
         return self.font_scale if self.font_scale is not None else max(0.4, h / 600.0)
 
     def _setup(self, h: int, w: int) -> None:
-        import cv2  # noqa: PLC0415
-
         self._frame_shape = (h, w)
         scale = self._scale(h)
         thick = max(1, int(round(scale * 1.5)))
@@ -556,185 +548,3 @@ class PixelTraceRecorder(_Recorder):
 
     def _extract(self, frames: np.ndarray) -> np.ndarray:
         return np.stack([frames[:, ys, xs, :].mean(axis=(1, 2), dtype=np.float64) for ys, xs in self._windows], axis=1)
-
-
-# -- correlation ----------------------------------------------------------------------------------
-
-
-def _float64(x, name: str) -> np.ndarray:
-    arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-    if arr.ndim < 1:
-        raise InputError(f"{name} must have a time axis first, got a scalar")
-    return arr.astype(np.float64, copy=False)
-
-
-def per_pixel_correlation(a, b, *, constant: float = np.nan) -> np.ndarray:
-    """Pearson correlation over time (axis 0) for every element: ``(T, ...)`` × ``(T, ...)`` → ``(...)``.
-
-    Parameters
-    ----------
-    a, b : array_like or Tensor, same shape ``(T, ...)``, ``T ≥ 2``
-        E.g. the band-passed input and magnified representations ``(T, H, W)`` (Fig. 11).
-    constant : float
-        Value for elements where ``a`` or ``b`` is constant over time (correlation undefined):
-        NaN by default (0 if you prefer to count them as uncorrelated).
-
-    Returns
-    -------
-    ndarray, float64, in ``[-1, 1]`` (or ``constant``/NaN)
-        NaN wherever an input has a NaN.  No warnings are emitted.
-
-    Notes
-    -----
-    Computed in float64 from the mean-removed series; "constant" means exactly constant (peak-to-peak
-    zero).  For videos too long to hold, use :class:`PixelCorrelation`.
-    """
-    x, y = _float64(a, "a"), _float64(b, "b")
-    if x.shape != y.shape:
-        raise InputError(f"a and b must have the same shape, got {x.shape} and {y.shape}")
-    if x.shape[0] < 2:
-        raise InputError(f"need at least 2 time points, got {x.shape[0]}")
-    const = (x.max(axis=0) == x.min(axis=0)) | (y.max(axis=0) == y.min(axis=0))
-    dx = x - x.mean(axis=0)
-    dy = y - y.mean(axis=0)
-    num = np.einsum("t...,t...->...", dx, dy)
-    den = np.sqrt(np.einsum("t...,t...->...", dx, dx) * np.einsum("t...,t...->...", dy, dy))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.clip(num / den, -1.0, 1.0)
-    r = np.asarray(r, dtype=np.float64)
-    r[np.asarray(const)] = constant
-    return r
-
-
-class PixelCorrelation:
-    """Streaming :func:`per_pixel_correlation`: feed chunk pairs ``(t, ...)``, read :meth:`result`.
-
-    Keeps six float64 sums and two extremes per element (sums are taken about the first frame's
-    values, which avoids the cancellation of raw second moments).  Same result as
-    :func:`per_pixel_correlation` on the concatenated chunks, to rounding.
-    """
-
-    def __init__(self, *, constant: float = np.nan) -> None:
-        self.constant = constant
-        self.n = 0
-        self._s: dict[str, np.ndarray] | None = None
-
-    def update(self, a, b) -> None:
-        x, y = _float64(a, "a"), _float64(b, "b")
-        if x.shape != y.shape:
-            raise InputError(f"a and b chunks must have the same shape, got {x.shape} and {y.shape}")
-        if not len(x):
-            return
-        if self._s is None:
-            z = np.zeros(x.shape[1:])
-            self._s = {"x0": x[0].copy(), "y0": y[0].copy(), "sx": z.copy(), "sy": z.copy(), "sxx": z.copy(),
-                       "syy": z.copy(), "sxy": z.copy(), "xmin": x[0].copy(), "xmax": x[0].copy(),
-                       "ymin": y[0].copy(), "ymax": y[0].copy()}
-        s = self._s
-        if x.shape[1:] != s["x0"].shape:
-            raise InputError(f"chunk element shape {x.shape[1:]} differs from {s['x0'].shape}")
-        dx, dy = x - s["x0"], y - s["y0"]
-        s["sx"] += dx.sum(axis=0)
-        s["sy"] += dy.sum(axis=0)
-        s["sxx"] += np.einsum("t...,t...->...", dx, dx)
-        s["syy"] += np.einsum("t...,t...->...", dy, dy)
-        s["sxy"] += np.einsum("t...,t...->...", dx, dy)
-        s["xmin"] = np.minimum(s["xmin"], x.min(axis=0))  # NaN propagates: never "constant"
-        s["xmax"] = np.maximum(s["xmax"], x.max(axis=0))
-        s["ymin"] = np.minimum(s["ymin"], y.min(axis=0))
-        s["ymax"] = np.maximum(s["ymax"], y.max(axis=0))
-        self.n += len(x)
-
-    def result(self) -> np.ndarray:
-        if self._s is None or self.n < 2:
-            raise InputError(f"need at least 2 time points, got {self.n}")
-        s, n = self._s, self.n
-        cov = s["sxy"] - s["sx"] * s["sy"] / n
-        vx = s["sxx"] - s["sx"] ** 2 / n
-        vy = s["syy"] - s["sy"] ** 2 / n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.clip(cov / np.sqrt(np.clip(vx, 0, None) * np.clip(vy, 0, None)), -1.0, 1.0)
-        r = np.asarray(r, dtype=np.float64)
-        r[np.asarray((s["xmin"] == s["xmax"]) | (s["ymin"] == s["ymax"]))] = self.constant
-        return r
-
-
-def correlation_summary(corr, mask=None) -> dict:
-    """Summarise a correlation map for the sign-correction check (Fig. 11).
-
-    Parameters
-    ----------
-    corr : array_like
-        From :func:`per_pixel_correlation`.
-    mask : array_like of bool, optional
-        Same shape; only ``True`` elements count (e.g. the body, not the background).
-
-    Returns
-    -------
-    dict
-        ``n`` (elements counted), ``n_valid`` (not NaN), ``fraction_positive``, ``fraction_negative``
-        (of the valid ones), ``mean``, ``median``, ``min`` (NaN when none is valid).  With sign
-        correction, ``fraction_negative`` should be 0 wherever the source moves.
-    """
-    c = np.asarray(corr, dtype=np.float64)
-    if mask is not None:
-        m = np.asarray(mask, dtype=bool)
-        if m.shape != c.shape:
-            raise InputError(f"mask shape {m.shape} differs from the correlation map's {c.shape}")
-        c = c[m]
-    c = c.reshape(-1)
-    v = c[~np.isnan(c)]
-    nan = float("nan")
-    return {
-        "n": int(c.size),
-        "n_valid": int(v.size),
-        "fraction_positive": float((v > 0).mean()) if v.size else nan,
-        "fraction_negative": float((v < 0).mean()) if v.size else nan,
-        "mean": float(v.mean()) if v.size else nan,
-        "median": float(np.median(v)) if v.size else nan,
-        "min": float(v.min()) if v.size else nan,
-    }
-
-
-# -- L1 norms (Fig. 10) ---------------------------------------------------------------------------
-
-
-def sample_l1_norms(x) -> np.ndarray:
-    """``Σ|x|`` over every axis but the first: ``(T, ...)`` → ``(T,)`` float64 (one norm per time point)."""
-    arr = _float64(x, "x")
-    if arr.ndim < 2:
-        raise InputError(f"x must be (T, ...) with at least one element axis, got shape {arr.shape}")
-    return np.abs(arr).reshape(len(arr), -1).sum(axis=1)
-
-
-def ascent_l1_norms(net, x1, input_scale: float = 1.0, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """L1 norms of ``X₁`` and of the un-normalised gradient ``∇_X‖y(X₁ | θ)‖₂``, per time point.
-
-    Parameters
-    ----------
-    net : nn.Module
-        Trained network ``(B, C, H, W) → (B,)``.
-    x1 : Tensor, shape (T, C, H, W)
-        Motion representation, one sample per time point.
-    input_scale : float
-        As in :func:`physio.magnify.ascent.gradient_ascent` (the network sees ``X / input_scale``).
-    batch : int
-        Samples per forward/backward pass.
-
-    Returns
-    -------
-    (ndarray (T,), ndarray (T,))
-        ``‖X₁‖₁`` and ``‖∇‖y(X₁)‖₂‖₁`` — the two series of the paper's Fig. 10 (§5.4): without L1
-        normalisation the step size follows the second, which is not proportional to the first.
-    """
-    import torch  # noqa: PLC0415
-
-    from physio.magnify.ascent import gradient_ascent  # noqa: PLC0415
-
-    if not isinstance(x1, torch.Tensor) or x1.ndim < 2:
-        raise InputError("x1 must be a Tensor (T, ...)")
-    grads = []
-    for s in range(0, len(x1), int(batch)):
-        res = gradient_ascent(net, x1[s : s + batch], gamma=0.0, iterations=2, input_scale=input_scale, record=True)
-        grads.append(res.grad_l1[0].double().numpy())
-    return sample_l1_norms(x1), np.concatenate(grads)

@@ -34,9 +34,10 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from physio import PULSE_BAND_HZ
+from physio.device import resolve_device
 from physio.errors import InputError
 from physio.magnify._checks import check_alpha, check_fps, check_frames, luminance
-from physio.magnify.base import Magnifier, resolve_device
+from physio.magnify.base import Magnifier
 from physio.magnify.temporal import FILTER_KINDS, TemporalFilter, check_band
 from physio.represent.pyramid import BANDWIDTHS, SteerablePyramid
 

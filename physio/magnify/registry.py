@@ -1,4 +1,4 @@
-"""Magnification methods by name, and magnifying a video file with one of them.
+"""Magnification methods by name (magnifying a file with one: :mod:`physio.magnify.video`).
 
 :data:`MAGNIFIERS` maps a method name to a :class:`MethodSpec`: the factory (a class or function
 returning a :class:`~physio.magnify.base.Magnifier`, or a lazy ``"module:attribute"`` string), a
@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from physio.errors import InputError, PhysioWarning
@@ -47,7 +45,6 @@ __all__ = [
     "specs",
     "get_magnifier",
     "method_parameters",
-    "magnify_video",
 ]
 
 
@@ -95,6 +92,18 @@ class MethodSpec:
 
 _FILTER_HELP = "temporal filter: ideal (FFT), fir (windowed sinc), butter (zero-phase), butter-causal, iir"
 
+LEARNED_MODES = ("dynamic", "static", "temporal")
+"""Modes of the learned magnifiers (:data:`physio.magnify.learned.magnifier.MODES`; kept here as names so
+that the command line needs no torch)."""
+
+_LEARNED_OPTIONS = (
+    CliOption("--learned-mode", str, "learned magnifiers: dynamic (consecutive frames, default), static "
+              "(reference = first frame) or temporal (band-passed features, uses the band)", choices=LEARNED_MODES),
+    CliOption("--weights", str, "learned magnifiers: weights file (default models/<arch>.pt)"),
+    CliOption("--temporal-filter", str, _FILTER_HELP, choices=("ideal", "fir", "butter", "butter-causal", "iir")),
+    CliOption("--order", int, "Butterworth order (default 1)"),
+)
+
 MAGNIFIERS: dict[str, MethodSpec] = {
     "evm": MethodSpec(
         "physio.magnify.eulerian:EulerianMagnifier",
@@ -128,12 +137,40 @@ MAGNIFIERS: dict[str, MethodSpec] = {
             CliOption("--orientations", int, "pyramid orientations (default 4)"),
         ),
     ),
+    "deepmag": MethodSpec(
+        "physio.magnify.deepmag:deepmag_magnifier",
+        "DeepMag (Chen & McDuff 2020): source-specific magnification by gradient ascent through PulseNet/RespNet",
+        (
+            CliOption("--gamma", float, "step size γ (default 6e-5 pulse, 3.6e-3 respiration; negative attenuates)"),
+            CliOption("--iterations", int, "N, gradient-ascent iterations (default 20)"),
+            CliOption("--model", str, "network: shipped name or checkpoint path (default <source>_cnn)"),
+            CliOption("--roi", str, "region: auto (what the network was trained on), full, face, torso",
+                      choices=("auto", "full", "face", "torso")),
+            CliOption("--l1", str, "L1 normalisation: mean (default), sum (literal), off (ablation)",
+                      choices=("mean", "sum", "off")),
+            CliOption("--sign-correction", str, "on (default, the paper's element-wise eq. 3), off (ablation) or "
+                      "sample (one sign per time point; not the paper's)", choices=("on", "off", "sample")),
+            CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
+            CliOption("--phase-clip", str, "eq. 21's 2π clipping of the phase update: on (default) or off (ablation)",
+                      choices=("on", "off")),
+        ),
+    ),
+    **{
+        arch: MethodSpec(f"physio.magnify.learned.factory:make_{arch.replace('-', '_')}", help_, _LEARNED_OPTIONS)
+        for arch, help_ in (
+            ("oh", "learning-based motion magnification (Oh et al. 2018); needs models/oh2018.pt"),
+            ("lwmm-m1", "lightweight proxy-trained magnifier M1, C=24 (Singh et al. 2023); needs models/lwmm_m1.pt"),
+            ("lwmm-m2", "lightweight proxy-trained magnifier M2, C=8 (Singh et al. 2023); needs models/lwmm_m2.pt"),
+        )
+    },
 }
-"""Registered methods; "deepmag", "oh", "lwmm-m1" are added by their modules (see :data:`PLUGINS`)."""
+"""Registered methods.  Factories are ``"module:attribute"`` strings imported on first use, so listing
+the methods (and building the command line from their options) imports no torch."""
 
-PLUGINS: list[str] = ["physio.magnify.learned", "physio.magnify.deepmag"]
-"""Modules imported (once, on first lookup) so that they can :func:`register` their methods.  A module
-that does not exist is skipped; one that fails to import is skipped with a :class:`PhysioWarning`."""
+PLUGINS: list[str] = []
+"""Modules of other packages imported (once, on first lookup) so that they can :func:`register` their
+methods.  A module that does not exist is skipped; one that fails to import is skipped with a
+:class:`PhysioWarning`."""
 
 _plugins_loaded = False
 
@@ -237,75 +274,8 @@ def get_magnifier(name: str, **kwargs) -> Magnifier:
         if "keyword argument" not in str(exc):
             raise
         raise InputError(f"method {name!r} rejected its options: {exc}") from None
-    from physio.magnify.base import Magnifier  # noqa: PLC0415
+    from physio.magnify.base import Magnifier  # noqa: PLC0415 - deferred: the registry must not import torch
 
     if not isinstance(mag, Magnifier):
         raise InputError(f"factory of {name!r} returned {type(mag).__name__}, not a Magnifier")
     return mag
-
-
-def magnify_video(
-    magnifier: Magnifier,
-    video: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    fps: float | None = None,
-    start_s: float | None = None,
-    end_s: float | None = None,
-    block_frames: int | None = None,
-    chunk_size: int = 32,
-    crf: int = 18,
-    progress: Callable[[int], object] | None = None,
-    outputs=None,
-) -> dict:
-    """Stream ``video`` through ``magnifier`` into ``output`` (H.264, same fps and size, atomic).
-
-    Memory is bounded by the block size (see :func:`physio.magnify.base.magnify_stream`), whatever the
-    video's length.  ``outputs``: a :class:`physio.magnify.run_outputs.RunOutputs` that receives every
-    ``(original, magnified)`` chunk pair of the same pass (side-by-side video, scan line, pixel traces,
-    learning curve) and writes them after the video.  Returns ``{"output", "frames", "fps", "width",
-    "height", "margin_frames", "extra_outputs"}``.
-    """
-    from physio.io import VideoReader, VideoWriter  # noqa: PLC0415
-    from physio.magnify.base import magnify_stream  # noqa: PLC0415
-    from physio.magnify.outputs import pair_with_input  # noqa: PLC0415
-
-    reader = VideoReader(video, chunk_size=chunk_size, start_s=start_s, end_s=end_s, fps=fps)
-    out = Path(output)
-    if out.resolve() == Path(video).resolve():
-        raise InputError(f"{out}: output would overwrite the input video")
-    extra = outputs if outputs is not None and outputs.wanted else None
-    if extra is not None:
-        extra.check_against(video, out)
-        if extra.record and not hasattr(magnifier, "objective_history"):
-            raise InputError(f"--learning-curve needs --method deepmag: {magnifier.name!r} does no gradient ascent")
-
-    def transform(chunks):
-        if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
-            return magnifier.stream(chunks, reader.fps, progress=progress, record=True)
-        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress)
-
-    n = 0
-    pairs = pair_with_input(reader.chunks(), transform) if extra is not None else \
-        ((None, chunk) for chunk in transform(reader.chunks()))
-    with VideoWriter(out, reader.fps, crf=crf) as writer:
-        try:
-            for orig, chunk in pairs:
-                writer.write(chunk)
-                if extra is not None:
-                    extra.update(orig, chunk, getattr(magnifier, "box", None))
-                n += len(chunk)
-        except BaseException:
-            if extra is not None:
-                extra.abort()
-            raise
-    written = extra.finish(magnifier) if extra is not None else []
-    return {
-        "output": str(out),
-        "frames": n,
-        "fps": reader.fps,
-        "width": reader.width,
-        "height": reader.height,
-        "margin_frames": int(magnifier.margin_frames(reader.fps)),
-        "extra_outputs": written,
-    }

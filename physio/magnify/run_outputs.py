@@ -1,7 +1,7 @@
 """The optional outputs of one magnification run, made in the same single pass as the magnified video.
 
 ``physio magnify … --side-by-side SBS.mp4 --scanline SCAN.png --traces TRACES.png --learning-curve CURVE.png``
-asks for them; :func:`physio.magnify.registry.magnify_video` feeds :class:`RunOutputs` every
+asks for them; :func:`physio.magnify.video.magnify_video` feeds :class:`RunOutputs` every
 ``(original, magnified)`` chunk pair and lets it finish the files after the video:
 
 * the side-by-side video (original | magnified, labelled, H.264, atomic) — :class:`SideBySideWriter`;
@@ -25,6 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from physio.errors import InputError
+from physio.figures.deepmag import learning_curve_figure
+from physio.figures.magnification import pixel_trace_figure, scanline_figure
+from physio.magnify.outputs import (
+    PixelTraceRecorder,
+    ScanlineRecorder,
+    SideBySideWriter,
+)
 
 __all__ = ["RunOutputs", "FIGURE_SUFFIXES", "VIDEO_SUFFIXES"]
 
@@ -110,8 +117,6 @@ class RunOutputs:
 
     def update(self, orig: np.ndarray, out: np.ndarray, box=None) -> None:
         """Take one aligned chunk pair; ``box`` is the method's region (x0, y0, x1, y1), if any."""
-        from physio.magnify.outputs import PixelTraceRecorder, ScanlineRecorder, SideBySideWriter  # noqa: PLC0415
-
         if self._first is None:
             self._first = np.array(orig[0])
             h, w = orig.shape[1:3]
@@ -140,8 +145,6 @@ class RunOutputs:
 
     def finish(self, magnifier=None) -> list[str]:
         """Close the side-by-side video and draw the figures; returns the written paths."""
-        from physio.figures import learning_curve_figure, pixel_trace_figure, scanline_figure  # noqa: PLC0415
-
         if self._first is None:
             raise InputError("no frames were magnified: nothing to draw")
         written: list[str] = []

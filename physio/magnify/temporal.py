@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import signal
 from torch import Tensor
 
 from physio.errors import InputError
@@ -152,8 +153,6 @@ def ideal_bandpass(x: Tensor, fps: float, band_hz) -> Tensor:
 # ------------------------------------------------------------------------------------------------
 def butter_sos(band_hz, fps: float, order: int = 1) -> np.ndarray:
     """Second-order sections ``(n_sections, 6)`` of a Butterworth band-pass (``scipy.signal.butter``)."""
-    from scipy import signal  # noqa: PLC0415
-
     lo, hi = check_band(band_hz, fps)
     if not isinstance(order, int) or not 1 <= order <= 8:
         raise InputError(f"Butterworth order must be an int in [1, 8], got {order!r}")
@@ -161,8 +160,6 @@ def butter_sos(band_hz, fps: float, order: int = 1) -> np.ndarray:
 
 
 def _sos_zi(sos: np.ndarray) -> np.ndarray:
-    from scipy import signal  # noqa: PLC0415
-
     return signal.sosfilt_zi(sos)  # (n_sections, 2): steady state for a unit step
 
 
@@ -368,8 +365,6 @@ def fir_filter(x: Tensor, kernel) -> Tensor:
 def fir_taps(fps: float, band_hz, periods: float = 3.0) -> np.ndarray:
     """Hamming-windowed sinc band-pass, ``2 ceil(periods fps / lo) + 1`` taps, zero gain at DC and
     unit gain at the middle of the band."""
-    from scipy import signal  # noqa: PLC0415
-
     lo, hi = check_band(band_hz, fps)
     half = int(math.ceil(periods * fps / lo))
     k = signal.firwin(2 * half + 1, [lo, hi], pass_zero=False, fs=fps, window="hamming")
@@ -507,8 +502,6 @@ class TemporalFilter:
 
     def impulse_response(self, fps: float, n: int) -> np.ndarray:
         """One-sided effective impulse response, ``n`` samples from lag 0 (recursive kinds only)."""
-        from scipy import signal  # noqa: PLC0415
-
         lo, hi = check_band(self.band_hz, fps)
         imp = np.zeros(n)
         imp[0] = 1.0
@@ -542,8 +535,6 @@ class TemporalFilter:
 
     def response(self, freq_hz, fps: float) -> np.ndarray:
         """Magnitude response at ``freq_hz`` (Hz, array-like), for documentation and tests."""
-        from scipy import signal  # noqa: PLC0415
-
         f = np.atleast_1d(np.asarray(freq_hz, dtype=np.float64))
         if self.kind == "ideal":
             lo, hi = check_band(self.band_hz, fps)

@@ -1,12 +1,8 @@
 """The networks that predict a physiological signal's first derivative from a motion representation.
 
-``nn.Module`` definitions only: no loading, devices or losses (see :mod:`physio.train` and
-:mod:`physio.models`).  ``NETS`` maps the names used in configs and checkpoints to the classes.
+* :mod:`physio.nets.pulse`, :mod:`physio.nets.resp` — ``nn.Module`` definitions only (no loading,
+  devices or losses);
+* :mod:`physio.nets.registry` — :data:`~physio.nets.registry.NETS` (name → class), building a network
+  and reading checkpoints;
+* :mod:`physio.nets.weights` — finding and loading the shipped (or a user's) trained weights.
 """
-
-from physio.nets.pulse import PulseNet
-from physio.nets.resp import RespNet
-
-NETS = {"pulse_cnn": PulseNet, "resp_cnn": RespNet}
-
-__all__ = ["NETS", "PulseNet", "RespNet"]

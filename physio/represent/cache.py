@@ -18,10 +18,16 @@ import os
 
 import h5py
 import numpy as np
+from tqdm.auto import tqdm
 
 from physio.cohort import Cohort
 from physio.errors import CohortSchemaError, InputError
-from physio.represent.compute import RepresentationSpec, box_from_mask, iter_representation
+from physio.represent.compute import (
+    RepresentationSpec,
+    box_from_mask,
+    iter_representation,
+)
+from physio.roi.crop import detect_box
 
 __all__ = ["ensure_cache", "read_cache", "cache_scale", "session_box"]
 
@@ -32,13 +38,11 @@ def session_box(session, spec: RepresentationSpec):
     """The crop box of ``spec.roi`` for a cohort session (None for the whole frame).
 
     ``detect:<region>`` runs the default region tracker over the session's frames (as ``physio
-    rates`` does over a video) and combines its boxes with :func:`physio.measure.crop_box_union`.
+    rates`` does over a video) and combines its boxes with :func:`physio.roi.crop.crop_box_union`.
     """
     if spec.roi == "full":
         return None
     if spec.roi.startswith("detect:"):
-        from physio.measure import detect_box  # noqa: PLC0415
-
         region = spec.roi.split(":", 1)[1]
         try:
             return detect_box(session.iter_frames(chunk=128), session.fps, region, spec.margin, source=session.key)
@@ -56,8 +60,6 @@ def _complete(sgrp: h5py.Group, key: str) -> bool:
 
 def ensure_cache(cohort_path: str | os.PathLike, spec, device: str = "cpu", progress: bool = True) -> str:
     """Compute ``spec`` for every session of the cohort that lacks it; return the cache key."""
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
     spec = RepresentationSpec.from_dict(spec)
     key = spec.key
     with Cohort(cohort_path) as c:

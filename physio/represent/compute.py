@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from physio.errors import InputError
+from physio.represent.nfd import downsample_frames, nfd
+from physio.represent.pyramid import SteerablePyramid, phase_differences
 
 __all__ = ["RepresentationSpec", "RepresentationStream", "iter_representation", "box_from_mask", "crop"]
 
@@ -43,7 +45,7 @@ class RepresentationSpec:
         ``"full"`` (the whole frame, as in the paper), ``"mask:<name>"`` (the bounding box, over
         the whole session, of a stored cohort mask, e.g. ``mask:skin``, grown by ``margin``) or
         ``"detect:face"`` / ``"detect:torso"`` (the box ``physio rates`` crops at inference: the
-        detector's per-frame boxes combined by :func:`physio.measure.crop_box_union` with ``margin``),
+        detector's per-frame boxes combined by :func:`physio.roi.crop.crop_box_union` with ``margin``),
         so a network can be trained on the very crop it will be fed (``physio rates`` uses margin 0.1
         for the face and 0 for the torso: train with the same).
     margin : float
@@ -123,11 +125,8 @@ def crop(frames: np.ndarray, box: Box | None) -> np.ndarray:
 def _compute(spec: RepresentationSpec, frames: torch.Tensor, pyramid) -> torch.Tensor:
     """``(T, 3, H, W)`` float in [0, 1] → ``(T-1, C, S, S)`` float32."""
     if spec.kind == "nfd":
-        from physio.represent.nfd import downsample_frames, nfd  # noqa: PLC0415
-
         small = downsample_frames(frames, spec.size)
         return nfd(small).float()
-    from physio.represent.pyramid import phase_differences  # noqa: PLC0415
 
     pd = phase_differences(frames[None], pyramid, level=spec.level, size=spec.size, luminance=True)
     return pd.x[0].float()
@@ -144,8 +143,6 @@ class RepresentationStream:
         self.spec, self.box, self.device = spec, box, device
         self._pyramid = None
         if spec.kind == "phase":
-            from physio.represent.pyramid import SteerablePyramid  # noqa: PLC0415
-
             self._pyramid = SteerablePyramid().to(device)
         self._carry: np.ndarray | None = None
 

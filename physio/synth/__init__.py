@@ -5,12 +5,29 @@ ground-truth magnified renderings ``pulse_x{α}`` / ``resp_x{α}`` and region ma
 parameters and its gaps are described in ``docs/synthetic-data.md``.
 """
 
-from physio.synth.cohort import SynthSession, participant_name, session_plan, synth_cohort, synth_session, variant_names
+from physio.synth.cohort import (
+    SynthSession,
+    participant_name,
+    session_plan,
+    synth_cohort,
+    synth_session,
+    variant_names,
+)
 from physio.synth.motion import TASK_BACKGROUND, TASKS, HeadMotion, head_motion
-from physio.synth.participant import FITZPATRICK_RGB, PULSE_RGB, Participant, participant_sample
+from physio.synth.participant import (
+    FITZPATRICK_RGB,
+    PULSE_RGB,
+    Participant,
+    participant_sample,
+)
 from physio.synth.render import Camera, Timeline
 from physio.synth.scene import scene_build
-from physio.synth.signals import illumination_simulate, pulse_simulate, resp_simulate, smooth_noise
+from physio.synth.signals import (
+    illumination_simulate,
+    pulse_simulate,
+    resp_simulate,
+    smooth_noise,
+)
 
 __all__ = [
     "Camera",

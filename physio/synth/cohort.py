@@ -18,12 +18,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import h5py
 import numpy as np
+from scipy.signal import find_peaks
+from tqdm import tqdm
 
 from physio import __version__
+from physio.cohort.format import CohortWriter
 from physio.errors import InputError
+from physio.io import VideoReader, VideoWriter
 from physio.synth.motion import TASK_BACKGROUND, TASKS, head_motion
-from physio.synth.participant import BR_RANGE_BPM, HR_RANGE_BPM, Participant, participant_sample
+from physio.synth.participant import (
+    BR_RANGE_BPM,
+    HR_RANGE_BPM,
+    Participant,
+    participant_sample,
+)
 from physio.synth.render import Camera, NoiseBank, Timeline, render_session
 from physio.synth.scene import scene_build
 from physio.synth.signals import illumination_simulate, pulse_simulate, resp_simulate
@@ -191,8 +202,6 @@ def _rate_from_onsets(x: np.ndarray, fs: float, nominal_per_min: float, hysteres
 
 def _rate_from_peaks(x: np.ndarray, fs: float, nominal_per_min: float) -> float:
     """Mean rate (per minute) from the peaks of a clean signal; the nominal rate if too few peaks."""
-    from scipy.signal import find_peaks  # noqa: PLC0415
-
     period = 60.0 / nominal_per_min
     peaks, _ = find_peaks(x, distance=max(1, int(0.6 * period * fs)), prominence=0.3 * (x.max() - x.min()))
     if len(peaks) < 3:
@@ -308,8 +317,6 @@ def _render_plan(plan: SessionPlan, chunk: int = 32, pulse_term: bool = False):
 
 
 def _h264_roundtrip(frames: np.ndarray, fps: float, crf: int, workdir: str) -> np.ndarray:
-    from physio.io import VideoReader, VideoWriter  # noqa: PLC0415
-
     path = Path(workdir) / f"rt-{os.getpid()}.mp4"
     with VideoWriter(path, fps=fps, crf=int(crf), preset="veryfast") as wr:
         wr.write(frames)
@@ -492,10 +499,6 @@ def _session_name(task: str) -> str:
 
 def _write_shard(job: dict) -> str:
     """Worker: render one session into its own single-session cohort file; return its path."""
-    import cv2  # noqa: PLC0415
-
-    from physio.cohort.format import CohortWriter  # noqa: PLC0415
-
     cv2.setNumThreads(1)
     plan = session_plan(**job["plan"])
     shard = Path(job["shard"])
@@ -611,8 +614,6 @@ def synth_cohort(
     pathlib.Path
         The cohort file.
     """
-    from physio.cohort.format import CohortWriter  # noqa: PLC0415
-
     n_p = int(participants)
     if n_p < 1:
         raise InputError(f"participants must be >= 1, got {participants}")
@@ -655,8 +656,6 @@ def synth_cohort(
             })  # fmt: skip
     desc = f"synthetic cohort: {n_p} participants x tasks {''.join(task_list)}, {duration_s:g} s, {w}x{h} @ {fps:g} fps"
     try:
-        from tqdm import tqdm  # noqa: PLC0415
-
         bar = tqdm(total=len(jobs), desc="physio synth", unit="session", disable=not progress)
         with CohortWriter(out_path, description=desc, compression=compression, attrs=root_attrs) as writer:
             pool = None
@@ -685,8 +684,6 @@ def synth_cohort(
 
 def _merge_shard(writer, shard: str) -> None:
     """Copy the session of a single-session shard into the cohort being written (raw chunk copy)."""
-    import h5py  # noqa: PLC0415
-
     with h5py.File(shard, "r") as src:
         for pname, pgrp in src["participants"].items():
             attrs = {k: v for k, v in pgrp.attrs.items()}

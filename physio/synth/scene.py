@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.data import astronaut
 
 from physio.errors import InputError
-from physio.synth.participant import Participant, _as_generator
+from physio.synth.participant import Participant, _as_generator, _hsv_to_rgb
 
 __all__ = ["Layer", "Scene", "scene_build", "face_source"]
 
@@ -114,8 +115,6 @@ class FaceSource:
 @functools.lru_cache(maxsize=1)
 def face_source() -> FaceSource:
     """Segment ``skimage.data.astronaut()`` once per process."""
-    from skimage.data import astronaut  # noqa: PLC0415
-
     img = astronaut()[_SRC_Y0:_SRC_Y1, _SRC_X0:_SRC_X1]
     shape = img.shape[:2]
     hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
@@ -303,8 +302,6 @@ def _background(kind: str, hc: int, wc: int, rng: np.random.Generator) -> np.nda
     hues = rng.uniform(0, 1, 3)
     palette = []
     for h in hues:
-        from physio.synth.participant import _hsv_to_rgb  # noqa: PLC0415
-
         palette.append(_hsv_to_rgb(float(h), rng.uniform(0.15, 0.6), rng.uniform(0.3, 0.85)))
     palette = np.asarray(palette, np.float32)
     period = rng.uniform(0.07, 0.15) * wc

@@ -132,7 +132,7 @@ def resp_simulate(n: int, fs: float, br_bpm: float, rng=None) -> np.ndarray:
     _check_n_fs(n, fs)
     if not BR_RANGE_BPM[0] <= br_bpm <= BR_RANGE_BPM[1]:
         raise InputError(f"br_bpm must be in {BR_RANGE_BPM}, got {br_bpm}")
-    import neurokit2 as nk  # noqa: PLC0415
+    import neurokit2 as nk  # noqa: PLC0415 - heavy import, only when simulating
 
     g = _as_generator(rng)
     period = 60.0 / br_bpm

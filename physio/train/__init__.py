@@ -2,8 +2,8 @@
 
 Run as ``physio train --config configs/pulse.yaml --cohort FILE`` or, distributed,
 ``torchrun --nproc_per_node=N -m physio.train --config … --cohort …``.
+
+* :mod:`physio.train.loop` — :class:`~physio.train.loop.TrainConfig`, :func:`~physio.train.loop.train`,
+  :func:`~physio.train.loop.predict_session`;
+* :mod:`physio.train.data` — the block dataset over cached representations and derivative labels.
 """
-
-from physio.train.loop import TrainConfig, build_net, cohort_content_sha256, load_checkpoint, predict_session, train
-
-__all__ = ["TrainConfig", "train", "build_net", "cohort_content_sha256", "load_checkpoint", "predict_session"]

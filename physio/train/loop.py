@@ -1,6 +1,6 @@
 """One training loop for every network (``physio train`` and ``torchrun -m physio.train``).
 
-The loop never branches on the network's name: :data:`physio.nets.NETS` builds it from the config.
+The loop never branches on the network's name: :data:`physio.nets.registry.NETS` builds it from the config.
 Training is participant-independent by default (holdout of 20 % of the participants, or k-fold);
 ``split: time`` gives the participant-dependent protocol.  Batches stream from the cohort's cached
 representations (:class:`physio.train.data.BlockDataset`).  After each epoch the loop scores the
@@ -21,21 +21,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
 
 from physio.cohort import Cohort, split_by_time, split_holdout, split_kfold
+from physio.cohort.digest import cohort_content_sha256
 from physio.errors import InputError
-from physio.nets import NETS
+from physio.nets.registry import CHECKPOINT_FORMAT, NETS, build_net, load_checkpoint
+from physio.rates.waveform import estimate_rate, reference_rate
+from physio.represent.cache import ensure_cache, read_cache
 from physio.train.data import BlockDataset, collate_blocks
 
-__all__ = ["TrainConfig", "train", "cohort_content_sha256", "load_checkpoint", "build_net", "predict_session"]
-
-CHECKPOINT_FORMAT = "physio-checkpoint"
-
+__all__ = ["TrainConfig", "train", "predict_session"]
 
 @dataclass
 class TrainConfig:
@@ -74,37 +74,6 @@ class TrainConfig:
             raise InputError("epochs, block and batch_blocks must be ≥ 1")
 
 
-def cohort_content_sha256(path) -> str:
-    """SHA-256 over a cohort's content (attributes, frames, signals, renderings, masks), caches excluded.
-
-    Adding or recomputing cached representations does not change it; changing any frame, signal or
-    attribute does.
-    """
-    h = hashlib.sha256()
-
-    def visit(name: str, obj) -> None:
-        if "/cache/" in f"/{name}/":
-            return
-        h.update(name.encode())
-        for k in sorted(obj.attrs):
-            h.update(k.encode())
-            h.update(repr(obj.attrs[k]).encode())
-        if isinstance(obj, h5py.Dataset):
-            if obj.ndim >= 1 and obj.shape[0] > 0 and obj.chunks:
-                step = obj.chunks[0] * max(1, 64 // obj.chunks[0])
-                for s in range(0, obj.shape[0], step):
-                    h.update(np.ascontiguousarray(obj[s : s + step]).tobytes())
-            else:
-                h.update(np.ascontiguousarray(obj[()]).tobytes())
-
-    with h5py.File(path, "r") as f:
-        for k in sorted(f.attrs):
-            h.update(k.encode())
-            h.update(repr(f.attrs[k]).encode())
-        f.visititems(visit)
-    return h.hexdigest()
-
-
 def _make_split(cfg: TrainConfig, cohort_path) -> dict:
     with Cohort(cohort_path) as c:
         people = c.participants
@@ -129,12 +98,6 @@ def _make_split(cfg: TrainConfig, cohort_path) -> dict:
             parts["train"] = dataclasses.replace(parts["train"], frame_ranges=tr)
             parts["val"] = dataclasses.replace(parts["train"], name="val", frame_ranges=va)
     return parts
-
-
-def build_net(name: str, net_args: dict | None = None) -> torch.nn.Module:
-    if name not in NETS:
-        raise InputError(f"unknown net {name!r}; valid: {', '.join(sorted(NETS))}")
-    return NETS[name](**(net_args or {}))
 
 
 class _EpochSampler(Sampler):
@@ -182,25 +145,9 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Load a physio checkpoint (weights + provenance) safely."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such checkpoint")
-    try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on bad files
-        raise InputError(f"{p}: not a readable checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"{p}: not a physio checkpoint")
-    return ckpt
-
-
 @torch.no_grad()
 def predict_session(net: torch.nn.Module, cache_group, device, batch: int = 256, standardize: bool = True) -> np.ndarray:
     """Run ``net`` over a session's cached representation ``(T-1, C, S, S)``; returns ``(T-1,)``."""
-    from physio.represent.cache import read_cache  # noqa: PLC0415
-
     net.eval()
     out = []
     n = cache_group["x"].shape[0]
@@ -212,8 +159,6 @@ def predict_session(net: torch.nn.Module, cache_group, device, batch: int = 256,
 
 def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
     """Rate MAE (per minute) and derivative MSE over the validation sessions."""
-    from physio.rates import estimate_rate, reference_rate  # noqa: PLC0415
-
     errs, mses = [], []
     with Cohort(dataset.path) as c:
         for key in dataset.session_keys():
@@ -269,10 +214,7 @@ def train(
     dict
         The final checkpoint's metadata (metrics history, split, paths).
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    if prepare_cache is None:
-        from physio.represent.cache import ensure_cache as prepare_cache  # noqa: PLC0415
+    prepare_cache = prepare_cache or ensure_cache
     rank, world = _setup_distributed(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -45,9 +45,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
+import skimage.data
 import torch
 import torch.nn.functional as F
+from scipy.spatial import cKDTree
 
 from physio.errors import InputError
 
@@ -145,8 +148,6 @@ class NoiseConfig:
 @lru_cache(maxsize=None)
 def _skimage_image(name: str) -> np.ndarray:
     """A ``skimage.data`` image as float32 ``(H, W, 3)`` in [0, 1] (grey images repeated)."""
-    import skimage.data  # noqa: PLC0415
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -255,8 +256,6 @@ def texture(rng: np.random.Generator, h: int, w: int, images: tuple[str, ...] = 
         c0, c1 = _random_colour(rng), _random_colour(rng)
         return (c0 * (1 - m[..., None]) + c1 * m[..., None]).astype(np.float32)
     if kind == "voronoi":
-        from scipy.spatial import cKDTree  # noqa: PLC0415
-
         n = int(rng.integers(6, 60))
         pts = rng.uniform(0, 1, (n, 2)) * [h, w]
         yy, xx = np.mgrid[0:h, 0:w]
@@ -480,8 +479,6 @@ def dataset_write(path: str | os.PathLike, n: int, cfg: SynthConfig | None = Non
     (``float32 (n,)``), ``subset`` (``int8`` index into :data:`SUBSETS`); attributes ``format``,
     ``config`` (JSON), ``seed``.  ``progress`` is called with 1 after each sample.
     """
-    import h5py  # noqa: PLC0415
-
     cfg = cfg or SynthConfig()
     if n < 1:
         raise InputError(f"number of samples must be ≥ 1, got {n}")
@@ -519,8 +516,6 @@ class H5Pairs:
     """Samples stored by :func:`dataset_write`; ``sample(i)`` wraps ``i`` modulo the file's length."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        import h5py  # noqa: PLC0415
-
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: training data file not found")

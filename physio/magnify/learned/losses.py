@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from physio.errors import InputError
+from physio.magnify.learned.nets import LWMMNet, OhNet
 
 __all__ = [
     "edge_loss",
@@ -313,8 +314,6 @@ class LWMMObjective:
 def make_objective(net: nn.Module, weights: LossWeights, perceptual: PerceptualLoss | None = None,
                    proxy: nn.Module | None = None):
     """The objective that belongs to ``net``'s class (:class:`OhObjective` or :class:`LWMMObjective`)."""
-    from physio.magnify.learned.nets import LWMMNet, OhNet  # noqa: PLC0415
-
     if isinstance(net, OhNet):
         return OhObjective(net, weights)
     if isinstance(net, LWMMNet):

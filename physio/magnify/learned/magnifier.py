@@ -37,10 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from physio.device import resolve_device
 from physio.errors import InputError
-from physio.magnify.base import Magnifier, resolve_device
+from physio.magnify.base import Magnifier
 from physio.magnify.learned.nets import ARCHS, LWMMNet, OhNet
 from physio.magnify.learned.weights import default_weights_path, load_weights
+from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter
 
 __all__ = ["LearnedMagnifier", "MODES", "learned_magnify"]
 
@@ -121,7 +123,6 @@ class LearnedMagnifier(Magnifier):
         if mode == "temporal":
             if band_hz is None:
                 raise InputError(f"{arch}: the temporal mode needs band_hz=(lo, hi) in Hz")
-            from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter  # noqa: PLC0415
 
             if filter not in BANDPASS_KINDS:
                 raise InputError(f"{arch}: temporal filter must be one of {', '.join(BANDPASS_KINDS)}, got {filter!r}")

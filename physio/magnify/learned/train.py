@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from physio.errors import DivergenceError, InputError
 from physio.magnify.learned.data import NoiseConfig, SynthConfig, make_batch, open_pairs
@@ -174,8 +175,6 @@ def _validate(objective, net, val_samples: list[dict], cfg: MagTrainConfig, devi
 
 
 def _train_stage(cfg: MagTrainConfig, out: Path, resume: bool, proxy_net, progress: bool, stage: str) -> dict:
-    from tqdm import tqdm  # noqa: PLC0415
-
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
     device = torch.device(cfg.device)

@@ -22,6 +22,7 @@ from torch import nn
 
 from physio.errors import InputError
 from physio.magnify.learned.nets import ARCHS, build_net
+from physio.nets.weights import models_dir
 
 __all__ = ["WEIGHTS_FORMAT", "MODEL_FILES", "models_dir", "default_weights_path", "save_weights", "load_weights",
            "write_model_card"]
@@ -29,12 +30,6 @@ __all__ = ["WEIGHTS_FORMAT", "MODEL_FILES", "models_dir", "default_weights_path"
 WEIGHTS_FORMAT = "physio-learned-magnifier"
 MODEL_FILES = {"oh": "oh2018.pt", "lwmm-m1": "lwmm_m1.pt", "lwmm-m2": "lwmm_m2.pt"}
 """Shipped weights file of each architecture, in :func:`models_dir`."""
-
-
-def models_dir() -> Path:
-    """``$PHYSIO_MODELS`` when set, else the repository's ``models/`` folder."""
-    env = os.environ.get("PHYSIO_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
 
 
 def default_weights_path(arch: str) -> Path:

@@ -147,7 +147,7 @@ def mean_snr(snr_values_db) -> Estimate:
     Parameters
     ----------
     snr_values_db : array_like, shape (n,)
-        Per-video SNR in dB, e.g. from :func:`physio.rates.snr_db`.
+        Per-video SNR in dB, e.g. from :func:`physio.rates.waveform.snr_db`.
     """
     s = _check_1d(snr_values_db, "snr_values_db")
     return Estimate(float(s.mean()), float(s.std() / math.sqrt(s.size)))

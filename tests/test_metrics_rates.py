@@ -1,4 +1,4 @@
-"""Tests for physio.metrics (hand-computed values) and physio.plots (figures render)."""
+"""Tests for physio.metrics.rates (hand-computed values) and physio.figures.rates (figures render)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from physio import metrics as M
+from physio.metrics import rates as M
 from physio.errors import InputError, PhysioWarning
 
 PRED = [70.0, 80.0, 90.0, 100.0]
@@ -102,7 +102,7 @@ def test_metric_errors():
 
 # ----------------------------------------------------------------------------------- plots
 def test_plots_render(tmp_path):
-    plots = pytest.importorskip("physio.plots")
+    plots = pytest.importorskip("physio.figures.rates")
     path = tmp_path / "ba.png"
     fig = plots.bland_altman_plot(PRED, REF, path=path, title="test")
     assert path.stat().st_size > 1000 and len(fig.axes) == 1

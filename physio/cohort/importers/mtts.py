@@ -1,17 +1,13 @@
-"""Importers that build physio cohorts from other datasets' layouts.
-
-* :func:`import_ubfc` — a folder in the UBFC-rPPG layout: ``subject*/vid.avi`` with
-  ``subject*/ground_truth.txt`` (three whitespace-separated rows: PPG values, HR values, timestamps in
-  seconds).  Videos are stored by reference with their SHA-256 (default) or embedded.
-* :func:`import_mtts` — MTTS-CAN-style files (``.mat`` MATLAB v5/v7.3 or ``.h5``) holding
-  ``dXsub`` (T × 36 × 36 × 6: three normalised-difference channels then three appearance channels),
-  ``dysub`` (pulse derivative) and optionally ``drsub`` (respiration derivative).  They contain no
-  frames, only the preprocessed representation, which is stored as the cached representation
-  ``cache/mtts_can`` and the derivative labels as signals of kind ``"derivative"``.
+"""MTTS-CAN-style files (``.mat`` MATLAB v5/v7.3 or ``.h5``) holding ``dXsub`` (T × 36 × 36 × 6: three
+normalised-difference channels then three appearance channels), ``dysub`` (pulse derivative) and
+optionally ``drsub`` (respiration derivative).  They contain no frames, only the preprocessed
+representation, which is stored as the cached representation ``cache/mtts_can`` and the derivative
+labels as signals of kind ``"derivative"``.  ``physio cohort import-mtts FILES... -o OUT.h5``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from pathlib import Path
@@ -23,72 +19,22 @@ import scipy.io
 from physio.cohort.format import CohortWriter
 from physio.errors import CohortSchemaError, InputError
 
-__all__ = ["import_ubfc", "import_mtts", "read_ubfc_ground_truth"]
+__all__ = ["import_mtts", "NAME", "HELP", "configure", "run"]
+
+NAME = "mtts"
+HELP = "build a cohort from MTTS-CAN-style .mat/.h5 files (dXsub, dysub, drsub)"
 
 
-def read_ubfc_ground_truth(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read a UBFC-rPPG ``ground_truth.txt``: returns ``(ppg, hr_bpm, times_s)``."""
-    p = Path(path)
-    try:
-        rows = [line.split() for line in p.read_text().splitlines() if line.strip()]
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc})") from None
-    if len(rows) < 3:
-        raise InputError(f"{p}: expected 3 rows (PPG, HR, time), found {len(rows)}")
-    try:
-        ppg, hr, t = (np.asarray([float(v) for v in r], dtype=np.float64) for r in rows[:3])
-    except ValueError as exc:
-        raise InputError(f"{p}: non-numeric value ({exc})") from None
-    if not (len(ppg) == len(hr) == len(t)) or len(t) < 2:
-        raise InputError(f"{p}: rows have different lengths ({len(ppg)}, {len(hr)}, {len(t)})")
-    return ppg, hr, t
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.h5")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the representations (default 30)")
+    p.add_argument("--participant-regex", default=r"^(P\d+)", help="regex whose group 1 in the file stem names the participant")
+    p.add_argument("--task", default="")
 
 
-def import_ubfc(folder: str | os.PathLike, out: str | os.PathLike, embed: bool = False, task: str = "rest") -> list[str]:
-    """Build a cohort from a UBFC-rPPG-style folder; returns the imported session keys.
-
-    Each ``subject*`` sub-folder becomes participant ``subject*`` with one session ``s01``.  The PPG
-    timestamps are shifted so the first is 0 (the frames' clock starts at the first frame).  ``fs`` is
-    the median sampling rate of the timestamps.  With ``embed`` the frames are decoded and stored in
-    the cohort; otherwise the video is referenced by a path relative to the cohort file.
-    """
-    from physio.io import VideoReader  # noqa: PLC0415
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputError(f"{root}: not a folder")
-    subjects = sorted(d for d in root.iterdir() if d.is_dir() and d.name.lower().startswith("subject"))
-    if not subjects:
-        raise InputError(f"{root}: no subject* folders (UBFC-rPPG layout: subject*/vid.avi + ground_truth.txt)")
-    keys = []
-    with CohortWriter(out, description=f"imported from UBFC-rPPG layout at {root}") as w:
-        for d in subjects:
-            video = d / "vid.avi"
-            gt = d / "ground_truth.txt"
-            if not video.exists() or not gt.exists():
-                raise InputError(f"{d}: needs vid.avi and ground_truth.txt")
-            ppg, hr, t = read_ubfc_ground_truth(gt)
-            t = t - t[0]
-            fs = 1.0 / float(np.median(np.diff(t)))
-            reader = VideoReader(video)
-            common = dict(
-                fps=reader.fps,
-                task=task,
-                pulse=ppg,
-                pulse_fs=fs,
-                pulse_times=t,
-                pulse_kind="ppg",
-                participant_attrs={"source": "UBFC-rPPG", "mean_hr_bpm": float(np.mean(hr))},
-            )
-            if embed:
-                w.add_session(d.name, "s01", frames=reader.chunks(), **common)
-            else:
-                w.add_session(
-                    d.name, "s01", video_path=video, n_frames=reader.frame_count,
-                    frame_size=(reader.width, reader.height), **common,
-                )
-            keys.append(f"{d.name}/s01")
-    return keys
+def run(args: argparse.Namespace) -> list[str]:
+    return import_mtts(args.files, args.out, fps=args.fps, participant_regex=args.participant_regex, task=args.task)
 
 
 def _load_mtts_file(path: Path) -> dict[str, np.ndarray]:

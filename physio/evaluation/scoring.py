@@ -22,22 +22,23 @@ At the end it reports, for one clip and one method:
 * ``hr_bpm`` (POS on the skin-mean colour) and ``br_bpm`` (vertical phase-correlation motion of the
   torso box) of the *output*, with the same estimators for every method.
 
-:class:`PeakMemory` measures the peak memory a block of code adds (CUDA: allocator peak; CPU: resident
-set size sampled every 5 ms).
+The per-frame and per-pixel measures are those of :mod:`physio.metrics.magnification` (one PSNR, one
+leakage for the whole package), accumulated over chunks.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from physio.errors import InputError
-from physio.magnify.quality import band_rms, bandpass_time, frame_psnr_ssim
+from physio.metrics.magnification import band_rms, bandpass_time, frame_psnr_ssim
+from physio.rates.motion import TorsoMotion
+from physio.rates.rppg import rppg_pulse
+from physio.rates.waveform import estimate_rate
 
-__all__ = ["ClipRegions", "ClipScorer", "PeakMemory", "MAX_TRACE_PIXELS", "MOVING_EDGE_LEVELS"]
+__all__ = ["ClipRegions", "ClipScorer", "MAX_TRACE_PIXELS", "MOVING_EDGE_LEVELS"]
 
 MAX_TRACE_PIXELS = 20000
 """Per-pixel traces (gain for respiration, fidelity) keep at most this many pixels (evenly subsampled)."""
@@ -113,7 +114,7 @@ class ClipScorer:
         self._edges = np.zeros(2)  # sum, count of the squared change on moving edges
         self._prev_luma = None  # the last original frame's luma (moving edges across chunk borders)
         self._map_sq: np.ndarray | None = None  # Σ_t of the squared change per pixel (summed over channels)
-        self._motion = None  # physio.measure.TorsoMotion of the output (BR)
+        self._motion = None  # physio.rates.motion.TorsoMotion of the output (BR)
 
     # -- accumulation -------------------------------------------------------------------------------
     def update(self, orig: np.ndarray, out: np.ndarray, truth: np.ndarray | None = None) -> None:
@@ -165,8 +166,6 @@ class ClipScorer:
 
     def _torso_motion(self, out: np.ndarray) -> None:
         if self._motion is None and self.regions.torso_box is not None:
-            from physio.measure import TorsoMotion  # noqa: PLC0415
-
             self._motion = TorsoMotion(self.regions.torso_box)
         if self._motion is not None:
             self._motion.push(out)
@@ -191,9 +190,6 @@ class ClipScorer:
         return None if self._map_sq is None else np.sqrt(self._map_sq / (3 * self._n))
 
     def result(self) -> dict:
-        from physio.rates import estimate_rate  # noqa: PLC0415
-        from physio.rppg import rppg_pulse  # noqa: PLC0415
-
         res: dict = {"frames": self._n, "gain": self.gain()}
         if self.light:
             return res
@@ -227,70 +223,3 @@ class ClipScorer:
             except InputError:
                 pass
         return res
-
-
-class PeakMemory:
-    """Context manager: ``.peak_mb`` = peak memory added inside the block (MiB).
-
-    On CUDA the allocator's peak (``torch.cuda.max_memory_allocated``) above its level on entry; on
-    CPU the peak resident set size (sampled every 5 ms from ``/proc/self/statm``; falls back to
-    ``ru_maxrss``, which cannot be reset, elsewhere) above the RSS on entry.
-    """
-
-    def __init__(self, device: str = "cpu") -> None:
-        self.device = str(device)
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-
-    @staticmethod
-    def _rss() -> float | None:
-        try:
-            with open("/proc/self/statm") as fh:
-                import os  # noqa: PLC0415
-
-                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            r = self._rss()
-            if r is not None:
-                self._max = max(self._max, r)
-            time.sleep(0.005)
-
-    def __enter__(self) -> PeakMemory:
-        if self.device.startswith("cuda"):
-            import torch  # noqa: PLC0415
-
-            torch.cuda.synchronize()
-            self._base = torch.cuda.memory_allocated()
-            torch.cuda.reset_peak_memory_stats()
-            return self
-        self._base = self._rss()
-        if self._base is None:
-            import resource  # noqa: PLC0415
-
-            self._ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            return self
-        self._max = self._base
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.device.startswith("cuda"):
-            import torch  # noqa: PLC0415
-
-            torch.cuda.synchronize()
-            self.peak_mb = (torch.cuda.max_memory_allocated() - self._base) / 2**20
-            return
-        if self._base is None:
-            import resource  # noqa: PLC0415
-
-            self.peak_mb = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - self._ru)
-            return
-        self._stop.set()
-        self._thread.join()
-        r = self._rss()
-        self.peak_mb = max(0.0, max(self._max, r or 0.0) - self._base)

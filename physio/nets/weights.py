@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from physio.errors import InputError
+from physio.nets.registry import build_net, load_checkpoint
 
 __all__ = ["models_dir", "resolve_model", "load_net"]
 
@@ -21,7 +22,7 @@ __all__ = ["models_dir", "resolve_model", "load_net"]
 def models_dir() -> Path:
     """The folder holding shipped weights."""
     env = os.environ.get("PHYSIO_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
@@ -36,13 +37,11 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
 
 
 def load_net(name_or_path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """Load a checkpoint written by :func:`physio.train.train`; returns ``(net in eval mode, checkpoint)``.
+    """Load a checkpoint written by :func:`physio.train.loop.train`; returns ``(net in eval mode, checkpoint)``.
 
     The checkpoint carries the network's name and arguments, the representation it was trained on
     and its provenance; the optimizer state is dropped.
     """
-    from physio.train.loop import build_net, load_checkpoint  # noqa: PLC0415
-
     ckpt = load_checkpoint(resolve_model(name_or_path), map_location="cpu")
     net = build_net(ckpt["net"], ckpt.get("net_args"))
     net.load_state_dict(ckpt["state_dict"])

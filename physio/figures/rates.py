@@ -3,7 +3,7 @@
 Uses Matplotlib's object API (``matplotlib.figure.Figure``) without pyplot, so it never touches
 the global backend and works headless (rendering goes through Agg).  Functions return the
 figure; ``path`` saves it too.  No computation lives here: statistics come from
-:mod:`physio.metrics`, waveforms from :mod:`physio.rates`.
+:mod:`physio.metrics.rates`, waveforms from :mod:`physio.rates.waveform`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from physio.errors import InputError
-from physio.metrics import BlandAltman, bland_altman
+from physio.figures.base import save_figure
+from physio.metrics.rates import BlandAltman, bland_altman
 
-__all__ = ["bland_altman_plot", "waveform_plot"]
+__all__ = ["bland_altman_plot", "waveform_plot", "rates_figure"]
 
 
 def bland_altman_plot(
@@ -35,7 +36,7 @@ def bland_altman_plot(
     pred, ref : array_like, shape (n,), optional
         Paired rates; ignored when ``stats`` is given.
     stats : BlandAltman, optional
-        Precomputed :func:`physio.metrics.bland_altman` result.
+        Precomputed :func:`physio.metrics.rates.bland_altman` result.
     unit : str
         Axis unit label.
     title : str, optional
@@ -62,7 +63,7 @@ def bland_altman_plot(
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(path)
+        save_figure(fig, path)
     return fig
 
 
@@ -115,5 +116,47 @@ def waveform_plot(
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(path)
+        save_figure(fig, path)
+    return fig
+
+
+def rates_figure(pulse_wave, resp_wave, fps: float, hr_series, br_series, *, hr_bpm: float | None,
+                 br_bpm: float | None, method: str, path: str | Path | None = None) -> Figure:
+    """`physio rates`' summary: pulse and respiration waveforms, HR and BR over time (four rows).
+
+    Parameters
+    ----------
+    pulse_wave, resp_wave : array_like, shape (T,)
+        The waveforms (``resp_wave`` may be None).
+    fps : float
+        Their sampling rate, Hz.
+    hr_series, br_series : list of (t_s, value)
+        Windowed rates.
+    hr_bpm, br_bpm : float or None
+        Whole-video rates (title).
+    method : str
+        The pulse estimator (title).
+    """
+    fig = Figure(figsize=(10, 6.5), layout="constrained")
+    ax = fig.subplots(4, 1)
+    pw = np.asarray(pulse_wave, dtype=np.float64)
+    ax[0].plot(np.arange(len(pw)) / fps, pw, lw=0.7, color="tab:red")
+    ax[0].set_ylabel("pulse")
+    hr = "n/a" if hr_bpm is None else f"{hr_bpm:.1f} bpm"
+    br = "n/a" if br_bpm is None else f"{br_bpm:.1f} breaths/min"
+    ax[0].set_title(f"HR {hr}, BR {br} ({method})")
+    if resp_wave is not None:
+        ax[1].plot(np.arange(len(resp_wave)) / fps, resp_wave, lw=0.7, color="tab:blue")
+    ax[1].set_ylabel("respiration")
+    if hr_series:
+        ax[2].plot(*zip(*hr_series), "o-", ms=3, color="tab:red")
+    ax[2].set_ylabel("HR (bpm)")
+    if br_series:
+        ax[3].plot(*zip(*br_series), "o-", ms=3, color="tab:blue")
+    ax[3].set_ylabel("BR (breaths/min)")
+    ax[3].set_xlabel("time (s)")
+    for a in ax[1:]:
+        a.sharex(ax[0])
+    if path is not None:
+        save_figure(fig, path)
     return fig

@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from physio.evaluation.scoring import MOVING_EDGE_LEVELS
+
 __all__ = ["write_report", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = ("task", "method", "n", "psnr", "ssim", "fidelity_psnr", "fidelity_ssim", "fidelity_r", "leakage",
@@ -86,8 +88,6 @@ def markdown_table(result: dict) -> str:
 def write_report(result: dict, out_dir, command: str = "") -> list[str]:
     """Write ``report.html``, ``results.csv``, ``sessions.csv`` and ``compare.json`` into ``out_dir``
     (figures already written there by the comparison are embedded); returns the written paths."""
-    from physio.magnify.scoring import MOVING_EDGE_LEVELS  # noqa: PLC0415
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

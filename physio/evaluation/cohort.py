@@ -22,18 +22,33 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
+from physio.cohort import Cohort
+from physio.cohort.digest import cohort_content_sha256
+from physio.device import resolve_device
 from physio.errors import InputError, PhysioWarning
+from physio.figures.rates import bland_altman_plot
+from physio.metrics.rates import rate_metrics
+from physio.nets.weights import load_net
+from physio.rates.measure import SkinMeans
+from physio.rates.methods import RPPG_METHODS
+from physio.rates.rppg import rppg_pulse, skin_rgb_means
+from physio.rates.waveform import estimate_rate, reference_rate, snr_db
+from physio.represent.cache import ensure_cache
+from physio.roi import roi_detect
+from physio.train.loop import predict_session
 
 __all__ = ["evaluate_cohort", "METHODS"]
 
-METHODS = {"pulse_cnn": "pulse", "resp_cnn": "resp", "pos": "pulse", "chrom": "pulse", "green": "pulse"}
+METHODS = {"pulse_cnn": "pulse", "resp_cnn": "resp", **{m: "pulse" for m in RPPG_METHODS}}
+"""Evaluable methods and the signal each estimates: the networks and every rPPG method of
+:data:`physio.rates.methods.RPPG_METHODS`."""
 
 
 def _truth_rate(session, source: str, bands: str, frames: int | None = None) -> tuple[float, float]:
     """Rate of the session's reference signal (over its first ``frames`` frames when given)."""
-    from physio.rates import reference_rate  # noqa: PLC0415
-
     sig = session.signal_at_frames("pulse" if source == "pulse" else "resp")[:frames]
     kind = str(session.group["pulse" if source == "pulse" else "resp"].attrs.get("kind", ""))
     est = reference_rate(sig, session.fps, source, derivative=(kind == "derivative"), bands=bands, with_series=False)
@@ -46,12 +61,7 @@ def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
     ``truth``: the cohort's ``skin`` mask (the whole frame when it has none); ``detect``: the skin mask
     `physio rates` draws from the face tracker's landmarks, per frame (frames without skin pixels hold
     the last valid value)."""
-    from physio.rppg import skin_rgb_means  # noqa: PLC0415
-
     if rppg_mask == "detect":
-        from physio.measure import SkinMeans  # noqa: PLC0415
-        from physio.roi import roi_detect  # noqa: PLC0415
-
         track = roi_detect(session.iter_frames(chunk=128), session.fps, roi="face", source=session.key)
         sink = SkinMeans(track)
         for frames in session.iter_frames(chunk=128):
@@ -71,7 +81,7 @@ def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
 
 def evaluate_cohort(
     cohort_path,
-    methods=("pulse_cnn", "resp_cnn", "pos", "chrom", "green"),
+    methods=tuple(METHODS),
     split: str = "test",
     pulse_model: str = "pulse_cnn",
     resp_model: str = "resp_cnn",
@@ -88,17 +98,6 @@ def evaluate_cohort(
     of POS/CHROM/GREEN — ``truth`` (the cohort's skin mask) or ``detect`` (the face tracker's, as
     `physio rates` uses; one tracker pass per session).
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    from physio.cohort import Cohort  # noqa: PLC0415
-    from physio.magnify.base import resolve_device  # noqa: PLC0415
-    from physio.metrics import rate_metrics  # noqa: PLC0415
-    from physio.models import load_net  # noqa: PLC0415
-    from physio.rates import estimate_rate, snr_db  # noqa: PLC0415
-    from physio.represent.cache import ensure_cache  # noqa: PLC0415
-    from physio.rppg import rppg_pulse  # noqa: PLC0415
-    from physio.train.loop import cohort_content_sha256, predict_session  # noqa: PLC0415
-
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise InputError(f"unknown method(s) {unknown}; valid: {', '.join(METHODS)}")
@@ -199,10 +198,6 @@ def table_markdown(result: dict) -> str:
 
 def write_outputs(result: dict, out_dir) -> list[str]:
     """``evaluation.csv`` (table), ``sessions.csv``, ``evaluation.md``, ``bland_altman_<method>.png``."""
-    import pandas as pd  # noqa: PLC0415
-
-    from physio.plots import bland_altman_plot  # noqa: PLC0415
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []

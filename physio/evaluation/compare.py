@@ -11,11 +11,11 @@ Protocol (also in ``docs/compare.md``):
    the cohort was generated with ``--magnified``, the ``pulse_x{α}``/``resp_x{α}`` renderings) or
    :func:`video_clips` (any videos: face and torso from the ROI tracker, no ground truth).
 2. *Matched gain* — each method's factor (DeepMag's γ, the others' α) is calibrated on the task-A
-   clips so that its gain (see :mod:`physio.magnify.scoring`) equals a target, and kept for the other
+   clips so that its gain (see :mod:`physio.evaluation.scoring`) equals a target, and kept for the other
    tasks (the paper tuned its baselines to look equal on task A).  Target: ``gain="auto"`` is the
    ground-truth rendering's gain when the clips have one, else DeepMag's gain at its default γ; or a
    number.  Factors given explicitly are not calibrated.  Without task-A clips the first clip is used.
-3. *Scores* per clip and method (:class:`physio.magnify.scoring.ClipScorer`), aggregated per task and
+3. *Scores* per clip and method (:class:`physio.evaluation.scoring.ClipScorer`), aggregated per task and
    over all tasks (``task = "all"``); ``original`` rows score the unmagnified video (its rates).
 """
 
@@ -29,11 +29,36 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
+import physio
+from physio.cohort import Cohort
+from physio.cohort.digest import cohort_content_sha256
+from physio.device import resolve_device
 from physio.errors import InputError
-from physio.magnify.scoring import ClipRegions, ClipScorer, PeakMemory
-from physio.rates import BANDS_HZ
+from physio.evaluation.cohort import _truth_rate
+from physio.evaluation.memory import PeakMemory
+from physio.evaluation.scoring import ClipRegions, ClipScorer
+from physio.figures.compare import write_figures
+from physio.io import VideoReader
+from physio.magnify.ascent import ascent_l1_norms, gradient_ascent
+from physio.magnify.deepmag import DEFAULT_GAMMA
+from physio.magnify.learned.weights import default_weights_path
+from physio.magnify.outputs import PixelTraceRecorder, ScanlineRecorder, magnify_pairs
+from physio.magnify.registry import available, get_magnifier
+from physio.metrics.magnification import per_pixel_correlation
+from physio.nets.weights import load_net
+from physio.rates.waveform import BANDS_HZ
+from physio.represent.compute import (
+    RepresentationSpec,
+    box_from_mask,
+    iter_representation,
+)
+from physio.roi import roi_detect
+from physio.roi.crop import detect_box, track_crop
 
 __all__ = ["Clip", "cohort_clips", "video_clips", "compare", "DEFAULT_METHODS", "default_methods", "BANDS", "environment"]
 
@@ -50,8 +75,6 @@ def default_methods(source: str) -> list[str]:
     shipped in ``models/`` (the paper compared Oh et al. on motion only)."""
     methods = list(DEFAULT_METHODS[source])
     if source == "resp":
-        from physio.magnify.learned.weights import default_weights_path  # noqa: PLC0415
-
         methods += [m for m in LEARNED if default_weights_path(m).exists()]
     return methods
 
@@ -87,6 +110,30 @@ class Clip:
     meta: dict = field(default_factory=dict)
 
 
+@dataclass
+class TaskRecordings:
+    """What the first clip of one task recorded for the figures, per method (``"original"`` included)."""
+
+    clip: Clip
+    first_frame: np.ndarray
+    scanlines: dict = field(default_factory=dict)
+    traces: dict = field(default_factory=dict)
+    change_maps: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ablation:
+    """The §5.4 ablations on one clip: L1 norms of X₁ and of the gradient (Fig. 10) and the per-pixel
+    correlation of X₁ and X_N with and without sign correction (Fig. 11), with the numbers behind them."""
+
+    clip: str
+    fps: float
+    x_l1: np.ndarray
+    g_l1: np.ndarray
+    corr_maps: dict
+    stats: dict
+
+
 # -- inputs -------------------------------------------------------------------------------------------
 def _fixed(mask: np.ndarray) -> np.ndarray:
     """Pixels inside a (possibly moving) mask in at least half the frames."""
@@ -119,14 +166,6 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
     ``split="test"``: the shipped network's test participants if it was trained on this cohort, else
     all.  ``alpha`` picks the ground-truth rendering (default: the only/first ``{source}_x*`` video).
     """
-    import cv2  # noqa: PLC0415
-
-    from physio.cohort import Cohort  # noqa: PLC0415
-    from physio.evaluate import _truth_rate  # noqa: PLC0415
-    from physio.models import load_net  # noqa: PLC0415
-    from physio.represent.compute import box_from_mask  # noqa: PLC0415
-    from physio.train.loop import cohort_content_sha256  # noqa: PLC0415
-
     if split not in ("test", "all"):
         raise InputError(f"split must be 'test' or 'all', got {split!r}")
     _, ckpt = load_net(f"{source}_cnn")
@@ -148,7 +187,6 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
             face_box = box_from_mask(_head(s.mask("face"), n), rep.get("margin", 0.1))
             torso_box = box_from_mask(_head(s.mask("torso"), n), 0.0)
             if rep["roi"].startswith("detect:"):  # the network's crop is the detector's, over the clip
-                from physio.measure import detect_box  # noqa: PLC0415
 
                 region = rep["roi"].split(":", 1)[1]
                 box = detect_box((s.read_frames(a, min(n, a + chunk)) for a in range(0, n, chunk)), s.fps, region,
@@ -201,10 +239,6 @@ def _shoulder_column(shoulders: np.ndarray) -> int:
 
 def video_clips(paths: Sequence, *, seconds: float | None = None, chunk: int = 32) -> list[Clip]:
     """Clips from video files: face skin and torso from the ROI tracker (one extra decoding pass)."""
-    from physio.io import VideoReader  # noqa: PLC0415
-    from physio.measure import track_crop  # noqa: PLC0415
-    from physio.roi import roi_detect  # noqa: PLC0415
-
     clips = []
     for p in paths:
         def chunks(p=p):
@@ -240,14 +274,10 @@ def _factor_name(method: str) -> str:
 
 
 def _default_factor(method: str, source: str) -> float:
-    from physio.magnify.deepmag import DEFAULT_GAMMA  # noqa: PLC0415
-
     return DEFAULT_GAMMA[source] if method.startswith("deepmag") else 10.0
 
 
 def _make(method: str, source: str, factor: float, clip: Clip, device: str):
-    from physio.magnify.registry import get_magnifier  # noqa: PLC0415
-
     band = BANDS[source]
     if method == "deepmag-full":
         return get_magnifier("deepmag", source=source, gamma=factor, roi="full", band_hz=band, device=device)
@@ -269,8 +299,6 @@ def _make(method: str, source: str, factor: float, clip: Clip, device: str):
 def _run(method: str, source: str, factor: float | None, clip: Clip, device: str, light: bool = False,
          recorders: Sequence = ()) -> dict:
     """Magnify one clip with one method while scoring it; returns the scores plus fps and peak_mb."""
-    from physio.magnify.outputs import magnify_pairs  # noqa: PLC0415
-
     scorer = ClipScorer(source, clip.fps, BANDS[source], clip.regions, light=light)
     truth_it = clip.truth() if (clip.truth is not None and not light) else None
     buf = np.empty((0,), np.uint8)
@@ -370,10 +398,6 @@ def _aggregate(rows: list[dict]) -> list[dict]:
 
 def environment(device: str) -> dict:
     """Machine and software facts for the report."""
-    import torch  # noqa: PLC0415
-
-    import physio  # noqa: PLC0415
-
     if str(device).startswith("cuda"):
         dev = f"cuda: {torch.cuda.get_device_name(torch.device(device))}"
     else:
@@ -399,11 +423,6 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     (Table 2) and, with ``ablations``, the ``deepmag-nol1``/``deepmag-nosign`` rows and the §5.4
     figures; ``figures`` maps names to files written under ``figures_dir``.
     """
-    from tqdm.auto import tqdm  # noqa: PLC0415
-
-    from physio.magnify.base import resolve_device  # noqa: PLC0415
-    from physio.magnify.registry import available  # noqa: PLC0415
-
     if source not in BANDS:
         raise InputError(f"source must be pulse or resp, got {source!r}")
     if not clips:
@@ -442,7 +461,8 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
         calibration["factors"].setdefault(m, {"param": _factor_name(m), "value": float(f), "given": True})
 
     # 2. every clip, every method (plus the original)
-    rows, recs = [], {}
+    rows: list[dict] = []
+    recordings: dict[str, TaskRecordings] = {}
     fig_clips = {}
     for c in clips:
         fig_clips.setdefault(c.task, c)
@@ -453,7 +473,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
             rec = _recorders(c) if fig_clips.get(c.task) is c and figures_dir is not None else ()
             r = _run(m, source, factors.get(m), c, dev, recorders=rec)
             if rec:
-                recs[(c.task, m)] = (*rec, r.pop("_change_map"))
+                _keep_recordings(recordings, c, m, rec, r.pop("_change_map"))
             r.update(session=c.name, task=c.task, method=m, factor=factors.get(m),
                      hr_true=c.hr_true, br_true=c.br_true)
             rows.append(r)
@@ -471,10 +491,11 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
         result["gamma_sweep"] = _gamma_sweep(clips, source, factors.get("deepmag", _default_factor("deepmag", source)),
                                              gamma_sweep, sweep_task, dev, say)
     if figures_dir is not None:
-        from physio.compare_figures import write_figures  # noqa: PLC0415
-
-        result["figures"] = write_figures(result, clips, fig_clips, recs, source, figures_dir,
-                                          ablations=ablations, factors=factors, device=dev)
+        ablation = None
+        if ablations and "deepmag" in factors:
+            ablation = ablation_analysis(clips[0], source, factors["deepmag"], dev)
+            result["ablation"] = ablation.stats
+        result["figures"] = write_figures(result, recordings, source, figures_dir, ablation)
     return result
 
 
@@ -526,9 +547,40 @@ def _gamma_sweep(clips, source, gamma, mults, task, dev, say) -> list[dict]:
 
 
 def _recorders(c: Clip):
-    from physio.magnify.outputs import PixelTraceRecorder, ScanlineRecorder  # noqa: PLC0415
-
     return (ScanlineRecorder(c.scan_line), PixelTraceRecorder([c.pixel], radius=1))
+
+
+def _keep_recordings(recordings: dict, clip: Clip, method: str, rec, change_map) -> None:
+    if clip.task not in recordings:
+        recordings[clip.task] = TaskRecordings(clip, next(iter(clip.chunks()))[0])
+    r = recordings[clip.task]
+    r.scanlines[method] = rec[0].result()
+    r.traces[method] = rec[1].result()[:, 0, :]
+    if method != "original" and change_map is not None:
+        r.change_maps[method] = change_map
+
+
+def ablation_analysis(clip: Clip, source: str, gamma: float, device: str) -> Ablation:
+    """The §5.4 ablations on ``clip`` with the shipped network of ``source`` at step ``gamma``."""
+    net, ckpt = load_net(f"{source}_cnn", device)
+    spec = RepresentationSpec.from_dict(ckpt["representation"])
+    box = clip.boxes["face" if source == "pulse" else "torso"]
+    x1 = torch.from_numpy(np.concatenate(list(iter_representation(clip.chunks(), spec, box)))).float()
+    scale = float(x1.pow(2).mean().sqrt()) or 1.0
+    x_l1, g_l1 = ascent_l1_norms(net, x1.to(device), input_scale=scale)
+    cv = float(np.std(g_l1) / np.mean(g_l1)) if np.mean(g_l1) > 0 else None
+    stats = {"clip": clip.name, "gamma": gamma, "grad_l1_cv": cv,
+             "x1_grad_l1_r": float(np.corrcoef(x_l1, g_l1)[0, 1]) if np.std(x_l1) > 0 and np.std(g_l1) > 0 else None}
+    maps = {}
+    for on in (False, True):
+        xn = gradient_ascent(net, x1.to(device), gamma, 20, sign_correct=on, input_scale=scale).x.cpu()
+        corr = per_pixel_correlation(x1.numpy(), xn.numpy())
+        tag = "on" if on else "off"
+        maps["sign correction" if on else "no sign correction"] = np.nanmean(corr, axis=0)
+        finite = corr[np.isfinite(corr)]  # constant cells have no correlation: left out, not counted negative
+        stats[f"positive_share_sign_{tag}"] = float(np.mean(finite > 0)) if finite.size else None
+        stats[f"median_r_sign_{tag}"] = float(np.nanmedian(corr))
+    return Ablation(clip.name, clip.fps, x_l1, g_l1, maps, stats)
 
 
 def _clean(d: dict) -> dict:

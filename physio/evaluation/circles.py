@@ -46,11 +46,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
+from skimage.metrics import structural_similarity
 
 from physio.errors import InputError
 from physio.magnify.base import Magnifier, magnify_stream
-from physio.magnify.learned.data import BENCH_IMAGES, texture
+from physio.magnify.learned.data import BENCH_IMAGES, _skimage_image, texture
+from physio.magnify.learned.magnifier import LearnedMagnifier
+from physio.magnify.learned.weights import default_weights_path, load_weights
+from physio.magnify.registry import available, get_magnifier
 
 __all__ = [
     "CircleBenchConfig",
@@ -220,10 +225,6 @@ def render_circles(background: np.ndarray, textures, centres, radius: float, off
 
 def _background(v: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     if v < len(BENCH_IMAGES):
-        import cv2  # noqa: PLC0415
-
-        from physio.magnify.learned.data import _skimage_image  # noqa: PLC0415
-
         name = BENCH_IMAGES[v]
         im = _skimage_image(name)
         side = min(im.shape[:2])
@@ -336,9 +337,6 @@ def learned_bench_method(arch: str, weights=None, net=None, device=None, cfg: "C
 
     The network is loaded once and shared by every factor the benchmark tries.
     """
-    from physio.magnify.learned.magnifier import LearnedMagnifier  # noqa: PLC0415
-    from physio.magnify.learned.weights import default_weights_path, load_weights  # noqa: PLC0415
-
     cfg = cfg or CircleBenchConfig()
     if net is None:
         path = weights or default_weights_path(arch)
@@ -361,21 +359,17 @@ CLASSICAL_BENCH = {
 
 
 def classical_bench_methods(cfg: "CircleBenchConfig | None" = None, device: str = "cpu") -> dict[str, BenchMethod]:
-    """The classical magnifiers of :mod:`physio.magnify.registry` as benchmark methods ({} without it)."""
-    try:
-        from physio.magnify import registry  # noqa: PLC0415
-    except ImportError:
-        return {}
+    """The classical magnifiers of :mod:`physio.magnify.registry` as benchmark methods."""
     cfg = cfg or CircleBenchConfig()
     band = (cfg.fps / 6.0, 0.497 * cfg.fps)
     out = {}
     for name, kw in CLASSICAL_BENCH.items():
-        if name not in registry.available():
+        if name not in available():
             continue
         extra = dict(kw) | ({"freq_hz": band[1]} if name == "vam" else {})
 
         def make(factor: float, _name=name, _extra=extra) -> Magnifier:
-            return registry.get_magnifier(_name, alpha=factor, band_hz=band, device=device, **_extra)
+            return get_magnifier(_name, alpha=factor, band_hz=band, device=device, **_extra)
 
         out[name] = BenchMethod(name, make, cfg.amp_gt_px / cfg.amp_in_px - 1.0, True)
     return out
@@ -430,8 +424,6 @@ def calibrate_factor(method: BenchMethod, videos: list[CircleVideo], fps: float,
 
 def score_video(output: np.ndarray, truth: np.ndarray, skip: int = 0) -> dict:
     """MSE (8-bit units), PSNR (dB, from the MSE) and mean SSIM over frames ``skip..T-1``."""
-    from skimage.metrics import structural_similarity  # noqa: PLC0415
-
     if output.shape != truth.shape:
         raise InputError(f"output shape {output.shape} differs from ground truth {truth.shape}")
     o, t = output[skip:].astype(np.float64), truth[skip:].astype(np.float64)

@@ -6,8 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["write_figures"]
+from physio.figures.base import save_figure
+from physio.figures.deepmag import correlation_map_figure, gradient_norm_figure
+from physio.figures.magnification import (
+    change_map_figure,
+    pixel_trace_figure,
+    scanline_figure,
+)
+from physio.figures.rates import bland_altman_plot
+
+__all__ = ["write_figures", "label"]
 
 _LABEL = {"original": "original", "deepmag": "DeepMag", "evm": "EVM", "phase": "phase EVM", "vam": "VAM",
           "oh": "Oh et al.", "lwmm-m1": "LW-MM M1", "lwmm-m2": "LW-MM M2",
@@ -19,14 +29,19 @@ def label(method: str) -> str:
     return _LABEL.get(method, method)
 
 
-def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str, out_dir, *, ablations: bool,
-                  factors: dict, device: str) -> dict:
-    """Write every figure under ``out_dir``; returns ``{name: path relative to out_dir's parent}``."""
-    from matplotlib.figure import Figure  # noqa: PLC0415
+def write_figures(result: dict, recordings: dict, source: str, out_dir, ablation=None) -> dict:
+    """Write every figure of a comparison under ``out_dir``; returns ``{name: path relative to out_dir's parent}``.
 
-    from physio.figures import change_map_figure, pixel_trace_figure, save_figure, scanline_figure  # noqa: PLC0415
-    from physio.plots import bland_altman_plot  # noqa: PLC0415
-
+    Parameters
+    ----------
+    result : dict
+        :func:`physio.evaluation.compare.compare`'s result (``methods``, ``results``, ``sessions``).
+    recordings : dict task → :class:`physio.evaluation.compare.TaskRecordings`
+        What the first clip of each task recorded (scan lines, pixel traces, change maps per method).
+    source : {"pulse", "resp"}
+    ablation : :class:`physio.evaluation.compare.Ablation`, optional
+        The §5.4 ablation series (Fig. 10/11).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
@@ -37,22 +52,22 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
         files[name] = f"{out.name}/{path.name}"
 
     methods = ["original", *result["methods"]]
-    for task, clip in fig_clips.items():
-        scans = {label(m): recs[(task, m)][0].result() for m in methods if (task, m) in recs}
-        traces = {label(m): recs[(task, m)][1].result()[:, 0, :] for m in methods if (task, m) in recs}
+    for task, rec in recordings.items():
+        clip = rec.clip
+        scans = {label(m): rec.scanlines[m] for m in methods if m in rec.scanlines}
+        traces = {label(m): rec.traces[m] for m in methods if m in rec.traces}
         if not scans:
             continue
-        first = next(iter(clip.chunks()))[0]
-        keep(f"scanline_{task}", scanline_figure(scans, clip.fps, clip.scan_line, frame=first,
+        keep(f"scanline_{task}", scanline_figure(scans, clip.fps, clip.scan_line, frame=rec.first_frame,
                                                  title=f"{clip.name} (task {task}): scan line, {source}"))
         keep(f"pixel_{task}", pixel_trace_figure(traces, clip.fps, channel_names=("R", "G", "B"), subtract_mean=True,
                                                  title=f"{clip.name}: pixel (x={clip.pixel[0]}, y={clip.pixel[1]})"))
-        changes = {label(m): recs[(task, m)][2] for m in result["methods"] if (task, m) in recs}
+        changes = {label(m): rec.change_maps[m] for m in result["methods"] if m in rec.change_maps}
         if changes:
             region, name = ((clip.regions.skin_fixed, "skin") if source == "pulse"
                             else (clip.regions.shoulders_fixed, "shoulders"))
             keep(f"change_{task}", change_map_figure(
-                changes, frame=first, mask=region,
+                changes, frame=rec.first_frame, mask=region,
                 title=f"{clip.name} (task {task}): where each method changes the frame ({name} outlined)"))
 
     # Table 1 as bars
@@ -105,48 +120,9 @@ def write_figures(result: dict, clips, fig_clips: dict, recs: dict, source: str,
         if len(rows) >= 2:
             keep(f"bland_altman_{m}", bland_altman_plot([r[f"{rate}_bpm"] for r in rows], [r[f"{rate}_true"] for r in rows],
                                                         unit=unit, title=f"{rate.upper()} from the {label(m)} output"))
-    if ablations and "deepmag" in factors:
-        paths, stats = _ablation_figures(clips, source, factors["deepmag"], out, device)
-        files.update({k: f"{out.name}/{Path(v).name}" for k, v in paths.items()})
-        result["ablation"] = stats
+    if ablation is not None:
+        keep("ablation_gradient_norms", gradient_norm_figure(ablation.x_l1, ablation.g_l1, fps=ablation.fps,
+                                                              title=f"{ablation.clip}: L1 norms (§5.4)"))
+        keep("ablation_correlation", correlation_map_figure(ablation.corr_maps,
+                                                            title=f"{ablation.clip}: corr(X1, XN) per pixel (§5.4)"))
     return files
-
-
-def _ablation_figures(clips, source: str, gamma: float, out: Path, device: str) -> tuple[dict, dict]:
-    """Fig. 10 (L1 norms of X₁ and of the gradient) and Fig. 11 (per-pixel correlation of X₁ and X_N,
-    sign correction on/off) on the first clip; returns the figure paths and the numbers behind them."""
-    import torch  # noqa: PLC0415
-
-    from physio.figures import correlation_map_figure, gradient_norm_figure, save_figure  # noqa: PLC0415
-    from physio.magnify.ascent import gradient_ascent  # noqa: PLC0415
-    from physio.magnify.outputs import ascent_l1_norms, per_pixel_correlation  # noqa: PLC0415
-    from physio.models import load_net  # noqa: PLC0415
-    from physio.represent.compute import RepresentationSpec, iter_representation  # noqa: PLC0415
-
-    clip = clips[0]
-    net, ckpt = load_net(f"{source}_cnn", device)
-    spec = RepresentationSpec.from_dict(ckpt["representation"])
-    box = clip.boxes["face" if source == "pulse" else "torso"]
-    x1 = torch.from_numpy(np.concatenate(list(iter_representation(clip.chunks(), spec, box)))).float()
-    scale = float(x1.pow(2).mean().sqrt()) or 1.0
-    x_l1, g_l1 = ascent_l1_norms(net, x1.to(device), input_scale=scale)
-    paths = {}
-    p = out / "ablation_gradient_norms.png"
-    save_figure(gradient_norm_figure(x_l1, g_l1, fps=clip.fps, title=f"{clip.name}: L1 norms (§5.4)"), p, dpi=110)
-    paths["ablation_gradient_norms"] = str(p)
-    maps = {}
-    cv = float(np.std(g_l1) / np.mean(g_l1)) if np.mean(g_l1) > 0 else None
-    stats = {"clip": clip.name, "gamma": gamma, "grad_l1_cv": cv,
-             "x1_grad_l1_r": float(np.corrcoef(x_l1, g_l1)[0, 1]) if np.std(x_l1) > 0 and np.std(g_l1) > 0 else None}
-    for on in (False, True):
-        xn = gradient_ascent(net, x1.to(device), gamma, 20, sign_correct=on, input_scale=scale).x.cpu()
-        corr = per_pixel_correlation(x1.numpy(), xn.numpy())
-        tag = "on" if on else "off"
-        maps["sign correction" if on else "no sign correction"] = np.nanmean(corr, axis=0)
-        finite = corr[np.isfinite(corr)]  # constant cells have no correlation: left out, not counted negative
-        stats[f"positive_share_sign_{tag}"] = float(np.mean(finite > 0)) if finite.size else None
-        stats[f"median_r_sign_{tag}"] = float(np.nanmedian(corr))
-    p = out / "ablation_correlation.png"
-    save_figure(correlation_map_figure(maps, title=f"{clip.name}: corr(X1, XN) per pixel (§5.4)"), p, dpi=110)
-    paths["ablation_correlation"] = str(p)
-    return paths, stats

@@ -3,7 +3,7 @@
 Input is an RGB trace, shape (T, 3): per-frame spatial means of the skin ROI in R, G, B order
 (any positive scale: [0, 255] or [0, 1]; see :func:`skin_rgb_means`).  Output is a pulse
 *waveform* (not a derivative), shape (T,), to be post-processed like a network output with
-``physio.rates.pulse_waveform(wave, fs_hz, derivative=False)``.  The sign and scale of the output
+``physio.rates.waveform.pulse_waveform(wave, fs_hz, derivative=False)``.  The sign and scale of the output
 are arbitrary (rate estimation does not depend on them).
 
 References
@@ -18,7 +18,6 @@ IEEE TBME 64(7) — POS.
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 import scipy.ndimage
@@ -26,8 +25,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from physio import PULSE_BAND_HZ
 from physio.errors import InputError
-from physio.rates import _check_fs
-from physio.rates import bandpass_zero_phase
+from physio.rates.methods import RPPG_METHODS, rppg_function
+from physio.rates.waveform import _check_fs, bandpass_zero_phase
 
 __all__ = ["RPPG_METHODS", "rppg_pulse", "rppg_green", "rppg_chrom", "rppg_pos", "skin_rgb_means"]
 
@@ -180,14 +179,6 @@ def rppg_pos(rgb, fs_hz: float, window_s: float = _WINDOW_S) -> np.ndarray:
     return out
 
 
-RPPG_METHODS: dict[str, Callable[..., np.ndarray]] = {
-    "green": rppg_green,
-    "chrom": rppg_chrom,
-    "pos": rppg_pos,
-}
-"""Registry of classical rPPG methods, name -> function ``(rgb, fs_hz, **kwargs) -> (T,)``."""
-
-
 def rppg_pulse(rgb, fs_hz: float, method: str = "pos", **kwargs) -> np.ndarray:
     """Pulse waveform from an RGB trace with a classical method.
 
@@ -212,10 +203,7 @@ def rppg_pulse(rgb, fs_hz: float, method: str = "pos", **kwargs) -> np.ndarray:
     InputError
         Unknown method (the message lists valid names) or invalid input.
     """
-    key = str(method).lower()
-    if key not in RPPG_METHODS:
-        raise InputError(f"unknown rPPG method {method!r}; valid: {', '.join(map(repr, RPPG_METHODS))}")
-    return RPPG_METHODS[key](rgb, fs_hz, **kwargs)
+    return rppg_function(method)(rgb, fs_hz, **kwargs)
 
 
 def skin_rgb_means(frames, mask) -> np.ndarray:

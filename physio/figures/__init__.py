@@ -1,0 +1,1 @@
+"""Figures, one module per topic; see :mod:`physio.figures.base` for the conventions."""

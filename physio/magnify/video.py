@@ -1,0 +1,77 @@
+"""Magnifying a video file with any :class:`~physio.magnify.base.Magnifier`, streamed, atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from physio.errors import InputError
+from physio.io import VideoReader, VideoWriter
+from physio.magnify.base import Magnifier, magnify_stream
+from physio.magnify.outputs import pair_with_input
+
+__all__ = ["magnify_video"]
+
+
+def magnify_video(
+    magnifier: Magnifier,
+    video: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    block_frames: int | None = None,
+    chunk_size: int = 32,
+    crf: int = 18,
+    progress: Callable[[int], object] | None = None,
+    outputs=None,
+) -> dict:
+    """Stream ``video`` through ``magnifier`` into ``output`` (H.264, same fps and size, atomic).
+
+    Memory is bounded by the block size (see :func:`physio.magnify.base.magnify_stream`), whatever the
+    video's length.  ``outputs``: a :class:`physio.magnify.run_outputs.RunOutputs` that receives every
+    ``(original, magnified)`` chunk pair of the same pass (side-by-side video, scan line, pixel traces,
+    learning curve) and writes them after the video.  Returns ``{"output", "frames", "fps", "width",
+    "height", "margin_frames", "extra_outputs"}``.
+    """
+    reader = VideoReader(video, chunk_size=chunk_size, start_s=start_s, end_s=end_s, fps=fps)
+    out = Path(output)
+    if out.resolve() == Path(video).resolve():
+        raise InputError(f"{out}: output would overwrite the input video")
+    extra = outputs if outputs is not None and outputs.wanted else None
+    if extra is not None:
+        extra.check_against(video, out)
+        if extra.record and not hasattr(magnifier, "objective_history"):
+            raise InputError(f"--learning-curve needs --method deepmag: {magnifier.name!r} does no gradient ascent")
+
+    def transform(chunks):
+        if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
+            return magnifier.stream(chunks, reader.fps, progress=progress, record=True)
+        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress)
+
+    n = 0
+    pairs = pair_with_input(reader.chunks(), transform) if extra is not None else \
+        ((None, chunk) for chunk in transform(reader.chunks()))
+    with VideoWriter(out, reader.fps, crf=crf) as writer:
+        try:
+            for orig, chunk in pairs:
+                writer.write(chunk)
+                if extra is not None:
+                    extra.update(orig, chunk, getattr(magnifier, "box", None))
+                n += len(chunk)
+        except BaseException:
+            if extra is not None:
+                extra.abort()
+            raise
+    written = extra.finish(magnifier) if extra is not None else []
+    return {
+        "output": str(out),
+        "frames": n,
+        "fps": reader.fps,
+        "width": reader.width,
+        "height": reader.height,
+        "margin_frames": int(magnifier.margin_frames(reader.fps)),
+        "extra_outputs": written,
+    }
