@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from physio.atomic import atomic_write_json
 from physio.device import resolve_device
 from physio.errors import InputError
-from physio.figures.base import save_figure
+from physio.figures.session import session_signals_figure
 from physio.io import VideoWriter, video_write
 from physio.magnify.deepmag import deepmag_magnifier
 from physio.magnify.outputs import pair_with_input
@@ -26,19 +25,6 @@ from physio.roi.crop import detect_box
 from physio.synth import synth_session
 
 __all__ = ["run_demo"]
-
-
-def _signal_figure(sess, path: Path) -> None:
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
-    axes = fig.subplots(2, 1, sharex=True)
-    t = sess.signal_times
-    axes[0].plot(t, sess.pulse, lw=0.8, color="tab:red")
-    axes[0].set_ylabel("pulse p(t) (z)")
-    axes[0].set_title(f"ground truth: HR {sess.hr_bpm:.1f} bpm, BR {sess.br_bpm:.1f} /min, task {sess.task}")
-    axes[1].plot(t, sess.resp, lw=0.8, color="tab:blue")
-    axes[1].set_ylabel("shoulder rise (px)")
-    axes[1].set_xlabel("time (s)")
-    save_figure(fig, path)
 
 
 def _parse_size(size) -> tuple[int, int]:
@@ -70,7 +56,7 @@ def run_demo(
     log(f"[1/4] generating a synthetic session (task {task}, {duration_s:g} s, {size}, {fps:g} fps, seed {seed}) …")
     sess = synth_session(task=task, duration_s=duration_s, size=_parse_size(size), fps=fps, seed=seed)
     video_write(out / "session.mp4", sess.frames, fps=sess.fps)
-    _signal_figure(sess, out / "signals.png")
+    session_signals_figure(sess, out / "signals.png")
     summary: dict = {
         "session": {"task": task, "frames": len(sess.frames), "fps": fps, "size": list(sess.frames.shape[2:0:-1]),
                     "true_hr_bpm": round(sess.hr_bpm, 2), "true_br_bpm": round(sess.br_bpm, 2)},
@@ -78,7 +64,7 @@ def run_demo(
         "device": str(dev),
     }
     log(f"      wrote {out / 'session.mp4'} and {out / 'signals.png'} (true HR {sess.hr_bpm:.1f} bpm, "
-        f"BR {sess.br_bpm:.1f} /min)")
+        f"BR {sess.br_bpm:.1f} breaths/min)")
 
     log("[2/4] measuring HR and BR …")
     summary["rates"] = _demo_rates(sess, dev, models_dir(), log)
@@ -88,7 +74,7 @@ def run_demo(
         summary["magnified"] = _demo_magnify(sess, dev, models_dir(), out, log)
         summary["files"] += summary["magnified"].pop("files", [])
     summary["wall_s"] = round(time.time() - t0, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_json(out / "summary.json", summary)
     log(f"[4/4] done in {summary['wall_s']} s; everything is in {out}/")
     return summary
 
@@ -119,7 +105,8 @@ def _demo_rates(sess, dev, mdir: Path, log) -> dict:
         truth = sess.hr_bpm if source == "pulse" else sess.br_bpm
         key = "cnn_hr_bpm" if source == "pulse" else "cnn_br_bpm"
         res[key] = round(rate, 2)
-        log(f"      {name}: {'HR' if source == 'pulse' else 'BR'} {rate:.1f} /min   (truth {truth:.1f})")
+        unit = "bpm" if source == "pulse" else "breaths/min"
+        log(f"      {name}: {'HR' if source == 'pulse' else 'BR'} {rate:.1f} {unit}   (truth {truth:.1f})")
     return res
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from physio.atomic import AtomicFile
 from physio.errors import InputError, VideoReadError, VideoWriteError
 
 __all__ = [
@@ -393,7 +394,8 @@ class VideoWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VideoWriteError(f"{self.path}: cannot create folder ({exc})") from None
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        self._file = AtomicFile(self.path)
+        self._tmp = self._file.tmp
         self._container = None
         self._stream = None
         self._shape: tuple[int, int] | None = None
@@ -459,7 +461,7 @@ class VideoWriter:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._container.close()
-            os.replace(self._tmp, self.path)
+            self._file.commit()
         except Exception as exc:
             self.abort()
             raise VideoWriteError(f"{self.path}: finishing the file failed ({exc})") from None
@@ -475,10 +477,7 @@ class VideoWriter:
             except Exception:  # noqa: BLE001 - best effort on an already failing path
                 pass
             self._container = None
-        try:
-            self._tmp.unlink()
-        except FileNotFoundError:
-            pass
+        self._file.abort()
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from physio.atomic import AtomicFile
 from physio.cohort.format import Cohort
 from physio.errors import CohortSchemaError
 from physio.io import VideoWriter
@@ -37,7 +38,6 @@ def cohort_export(path: str | os.PathLike, key: str, outdir: str | os.PathLike, 
             for chunk in s.iter_frames():
                 w.write(chunk)
     csv = outdir / "signals.csv"
-    tmp = csv.with_name(f".{csv.name}.partial-{os.getpid()}")
-    pd.DataFrame(cols).to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, csv)
+    with AtomicFile(csv) as f:
+        pd.DataFrame(cols).to_csv(f.tmp, index=False, float_format="%.6g")
     return {"video": str(video), "signals": str(csv)}

@@ -32,6 +32,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from physio.atomic import AtomicFile
 from physio.errors import CohortSchemaError, InputError
 from physio.io import VideoReader, video_info
 
@@ -123,6 +124,22 @@ def _write_frames(group: h5py.Group, name: str, frames, compression: str | None)
     return n
 
 
+def _write_signal(sgrp: h5py.Group, where: str, name: str, sig, fs, times, kind: str) -> None:
+    """A 1-D signal with its rate, kind and timestamps (as many as samples, increasing)."""
+    sig = np.asarray(sig, dtype=np.float64)
+    if sig.ndim != 1:
+        raise InputError(f"{where}: {name} must be 1-D, got shape {sig.shape}")
+    if fs is None or not (np.isfinite(fs) and fs > 0):
+        raise InputError(f"{where}: {name}_fs must be positive, got {fs}")
+    times = np.arange(len(sig)) / float(fs) if times is None else np.asarray(times, dtype=np.float64)
+    if times.shape != sig.shape:
+        raise InputError(f"{where}: {name} has {len(sig)} samples but {name}_times {times.size}")
+    ds = sgrp.create_dataset(name, data=sig)
+    ds.attrs["fs"] = float(fs)
+    ds.attrs["kind"] = kind
+    sgrp.create_dataset(f"{name}_times", data=times)
+
+
 class CohortWriter:
     """Create a cohort file session by session.
 
@@ -155,9 +172,14 @@ class CohortWriter:
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a folder")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._file = AtomicFile(self.path)
+        self._tmp = self._file.tmp
         self.compression = compression
-        self._h5 = h5py.File(self._tmp, "w")
+        try:
+            self._h5 = h5py.File(self._tmp, "w")
+        except OSError as exc:
+            self._file.abort()
+            raise InputError(f"{self.path}: cannot write here ({exc})") from None
         self._h5.attrs["format"] = FORMAT_NAME
         self._h5.attrs["format_version"] = FORMAT_VERSION
         self._h5.attrs["description"] = description
@@ -222,45 +244,27 @@ class CohortWriter:
         sgrp = pgrp["sessions"].create_group(session)
         sgrp.attrs["task"] = str(task)
         sgrp.attrs["fps"] = float(fps)
+        where = f"{participant}/{session}"
         if frames is not None:
             n = _write_frames(sgrp, "frames", frames, self.compression)
             height, width = sgrp["frames"].shape[1:3]
         else:
-            vpath = Path(video_path)
-            if n_frames is None or frame_size is None:
-                info = video_info(vpath, fps=fps)
-                n_frames, frame_size = info.frame_count, (info.width, info.height)
-            n = int(n_frames)
-            width, height = int(frame_size[0]), int(frame_size[1])
-            try:
-                stored = os.path.relpath(vpath.resolve(), self.path.resolve().parent)
-            except ValueError:  # different drive on Windows
-                stored = str(vpath.resolve())
-            sgrp.attrs["video_path"] = stored
-            sgrp.attrs["video_sha256"] = file_sha256(vpath)
+            n, width, height = self._reference_video(sgrp, Path(video_path), fps, n_frames, frame_size)
         sgrp.attrs["n_frames"] = int(n)
         sgrp.attrs["height"] = int(height)
         sgrp.attrs["width"] = int(width)
         if frame_times is None:
             frame_times = np.arange(n) / float(fps)
-        sgrp.create_dataset("frame_times", data=np.asarray(frame_times, dtype=np.float64))
+        frame_times = np.asarray(frame_times, dtype=np.float64)
+        if frame_times.shape != (n,):
+            raise InputError(f"{where}: frame_times has shape {frame_times.shape}, expected ({n},)")
+        sgrp.create_dataset("frame_times", data=frame_times)
         for name, sig, fs, times, kind in (
             ("pulse", pulse, pulse_fs, pulse_times, pulse_kind),
             ("resp", resp, resp_fs, resp_times, resp_kind),
         ):
-            if sig is None:
-                continue
-            sig = np.asarray(sig, dtype=np.float64)
-            if sig.ndim != 1:
-                raise InputError(f"{participant}/{session}: {name} must be 1-D, got shape {sig.shape}")
-            if fs is None or not (np.isfinite(fs) and fs > 0):
-                raise InputError(f"{participant}/{session}: {name}_fs must be positive, got {fs}")
-            ds = sgrp.create_dataset(name, data=sig)
-            ds.attrs["fs"] = float(fs)
-            ds.attrs["kind"] = kind
-            if times is None:
-                times = np.arange(len(sig)) / float(fs)
-            sgrp.create_dataset(f"{name}_times", data=np.asarray(times, dtype=np.float64))
+            if sig is not None:
+                _write_signal(sgrp, where, name, sig, fs, times, kind)
         for k, v in (attrs or {}).items():
             sgrp.attrs[k] = _attr_value(v)
         if videos:
@@ -270,20 +274,36 @@ class CohortWriter:
                 m = _write_frames(vgrp, vname, vframes, self.compression)
                 if m != n or vgrp[vname].shape[1:3] != (height, width):
                     raise InputError(
-                        f"{participant}/{session}: video {vname!r} has {m} frames of "
+                        f"{where}: video {vname!r} has {m} frames of "
                         f"{vgrp[vname].shape[1:3]}, expected {n} of {(height, width)}"
                     )
         if masks:
-            mgrp = sgrp.create_group("masks")
-            for mname, mask in masks.items():
-                _check_name("mask", mname)
-                m = np.asarray(mask)
-                if m.dtype == bool:
-                    m = m.astype(np.uint8) * 255
-                if m.shape[-2:] != (height, width) or m.ndim not in (2, 3):
-                    raise InputError(f"{participant}/{session}: mask {mname!r} has shape {m.shape}")
-                mgrp.create_dataset(mname, data=m, compression=self.compression)
+            self._write_masks(sgrp, where, masks, (height, width))
         return sgrp
+
+    def _reference_video(self, sgrp: h5py.Group, vpath: Path, fps: float, n_frames, frame_size) -> tuple[int, int, int]:
+        """Store an external video by reference (relative path + SHA-256); returns ``(n, width, height)``."""
+        if n_frames is None or frame_size is None:
+            info = video_info(vpath, fps=fps)
+            n_frames, frame_size = info.frame_count, (info.width, info.height)
+        try:
+            stored = os.path.relpath(vpath.resolve(), self.path.resolve().parent)
+        except ValueError:  # different drive on Windows
+            stored = str(vpath.resolve())
+        sgrp.attrs["video_path"] = stored
+        sgrp.attrs["video_sha256"] = file_sha256(vpath)
+        return int(n_frames), int(frame_size[0]), int(frame_size[1])
+
+    def _write_masks(self, sgrp: h5py.Group, where: str, masks: Mapping[str, np.ndarray], hw: tuple[int, int]) -> None:
+        mgrp = sgrp.create_group("masks")
+        for mname, mask in masks.items():
+            _check_name("mask", mname)
+            m = np.asarray(mask)
+            if m.dtype == bool:
+                m = m.astype(np.uint8) * 255
+            if m.shape[-2:] != hw or m.ndim not in (2, 3):
+                raise InputError(f"{where}: mask {mname!r} has shape {m.shape}")
+            mgrp.create_dataset(mname, data=m, compression=self.compression)
 
     @property
     def h5(self) -> h5py.File:
@@ -294,8 +314,12 @@ class CohortWriter:
         """Finish the file and move it into place."""
         if self._closed:
             return self.path
-        self._h5.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self._h5.close()
+            self._file.commit()
+        except BaseException:
+            self._file.abort()
+            raise
         self._closed = True
         return self.path
 
@@ -307,10 +331,7 @@ class CohortWriter:
         try:
             self._h5.close()
         finally:
-            try:
-                self._tmp.unlink()
-            except FileNotFoundError:
-                pass
+            self._file.abort()
 
     def __enter__(self) -> CohortWriter:
         return self

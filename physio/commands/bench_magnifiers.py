@@ -114,9 +114,9 @@ def _write(path: str, text: str) -> None:
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, p)
+    from physio.atomic import atomic_write_text  # noqa: PLC0415 - library imports stay out of the parser
+
+    atomic_write_text(p, text)
 
 
 def _environment(device: str) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -116,12 +115,15 @@ def run(args: argparse.Namespace) -> int:
             i += len(chunk)
         if i != len(track):
             raise VideoReadError(f"{args.video}: decoded {i} frames on the second pass, {len(track)} on the first")
-    tmp = csv_path.with_name(f".{csv_path.name}.partial-{os.getpid()}")
+    from physio.atomic import AtomicFile  # noqa: PLC0415 - library imports stay out of the parser
+
+    f = AtomicFile(csv_path)
+    tmp = f.tmp
     try:
         track.to_dataframe().to_csv(tmp, index=False)
-        os.replace(tmp, csv_path)
+        f.commit()
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        f.abort()
         raise VideoWriteError(f"{csv_path}: cannot write the CSV ({exc})") from None
     s = track.summary()
     print(f"{video_path} and {csv_path}: {s['frames']} frames, face found in {100 * s['face_found_fraction']:.1f}% "

@@ -17,7 +17,6 @@ Methods:
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from physio.atomic import AtomicFile, atomic_write_text
 from physio.cohort import Cohort
 from physio.cohort.digest import cohort_content_sha256
 from physio.device import resolve_device
@@ -202,13 +202,12 @@ def write_outputs(result: dict, out_dir) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for name, df in (("evaluation.csv", pd.DataFrame(result["table"])), ("sessions.csv", pd.DataFrame(result["sessions"]))):
-        tmp = out / f".{name}.partial-{os.getpid()}"
-        df.to_csv(tmp, index=False, float_format="%.6g")
-        os.replace(tmp, out / name)
+        with AtomicFile(out / name) as f:
+            df.to_csv(f.tmp, index=False, float_format="%.6g")
         files.append(str(out / name))
     md = out / "evaluation.md"
     region = f", rPPG on the {result['rppg_region']}" if result.get("rppg_region") else ""
-    md.write_text(f"Cohort `{result['cohort']}` ({result['split']}), bands {result['bands']}{region}.\n\n"
+    atomic_write_text(md, f"Cohort `{result['cohort']}` ({result['split']}), bands {result['bands']}{region}.\n\n"
                   + table_markdown(result))
     files.append(str(md))
     for m in sorted({r["method"] for r in result["sessions"]}):

@@ -12,9 +12,9 @@ import csv
 import html
 import io
 import json
-import os
 from pathlib import Path
 
+from physio.atomic import atomic_write_bytes, atomic_write_text
 from physio.evaluation.scoring import MOVING_EDGE_LEVELS
 
 __all__ = ["write_report", "RESULT_COLUMNS"]
@@ -29,16 +29,6 @@ _HEAD = {"psnr": "PSNR dB", "ssim": "SSIM", "fidelity_psnr": "PSNR vs truth", "f
          "change_out": "RMS change outside", "change_edges": "RMS change on moving edges", "gain": "gain",
          "hr_mae": "HR MAE bpm",
          "br_mae": "BR MAE /min", "fps": "frames/s", "peak_mb": "peak MiB"}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _fmt(v, key: str = "") -> str:
@@ -94,7 +84,7 @@ def write_report(result: dict, out_dir, command: str = "") -> list[str]:
     for name, data in (("results.csv", _csv(result["results"], RESULT_COLUMNS)),
                        ("sessions.csv", _csv(result["sessions"], _SESSION_COLUMNS)),
                        ("compare.json", (json.dumps({**result, "command": command}, indent=1) + "\n").encode())):
-        _atomic_write(out / name, data)
+        atomic_write_bytes(out / name, data)
         written.append(str(out / name))
     figs = result.get("figures", {})
     cal = result.get("calibration", {})
@@ -139,6 +129,6 @@ def write_report(result: dict, out_dir, command: str = "") -> list[str]:
               "<h2>Environment</h2>",
               _table([result.get("environment", {})], list(result.get("environment", {}))),
               f"<p>Command: <code>{html.escape(command)}</code></p>", "</body>", "</html>"]
-    _atomic_write(out / "report.html", "\n".join(parts).encode())
+    atomic_write_text(out / "report.html", "\n".join(parts))
     written.append(str(out / "report.html"))
     return written

@@ -31,6 +31,36 @@ from physio.figures.base import (
 __all__ = ["scanline_figure", "pixel_trace_figure", "change_map_figure"]
 
 
+def _parse_line(line_desc) -> tuple[tuple[str, int] | None, str]:
+    """``("h", y)``/``("v", x)`` or a description → (the line or None, its description)."""
+    if not isinstance(line_desc, tuple):
+        return None, str(line_desc)
+    if len(line_desc) != 2 or line_desc[0] not in ("h", "v"):
+        raise InputError(f"line must be ('h', y) or ('v', x), got {line_desc!r}")
+    line = (line_desc[0], int(line_desc[1]))
+    return line, (f"horizontal line y = {line[1]} px" if line[0] == "h" else f"vertical line x = {line[1]} px")
+
+
+def _scanline_layout(n: int, has_frame: bool, time_axis: str):
+    """The figure, one slot per scan line, and the frame's slot (None without a frame)."""
+    if time_axis == "x":
+        fig = Figure(figsize=(9.5 if has_frame else 8, max(2.2, 1.7 * n + 0.6)), layout="constrained")
+        gs = fig.add_gridspec(n, 2 if has_frame else 1, width_ratios=[1, 3] if has_frame else None)
+        return fig, [gs[i, -1] for i in range(n)], (gs[:, 0] if has_frame else None)
+    fig = Figure(figsize=(2.4 * (n + has_frame) + 0.5, 5), layout="constrained")
+    gs = fig.add_gridspec(1, n + has_frame)
+    return fig, [gs[0, i + has_frame] for i in range(n)], (gs[0, 0] if has_frame else None)
+
+
+def _draw_frame(ax, frame, line) -> None:
+    img, kw = drawable_image(np.asarray(frame))
+    ax.imshow(img, **kw)
+    if line is not None:
+        (ax.axhline if line[0] == "h" else ax.axvline)(line[1], color=LINE_COLOR, lw=1.2)
+    ax.set_axis_off()
+    ax.set_title("frame", fontsize="small")
+
+
 # -- Fig. 5/6 ------------------------------------------------------------------------------------
 
 
@@ -77,35 +107,12 @@ def scanline_figure(
     lines = as_dict(scanlines, "scanlines")
     if time_axis not in ("x", "y"):
         raise InputError(f"time_axis must be 'x' or 'y', got {time_axis!r}")
-    line = None
-    if isinstance(line_desc, tuple):
-        if len(line_desc) != 2 or line_desc[0] not in ("h", "v"):
-            raise InputError(f"line must be ('h', y) or ('v', x), got {line_desc!r}")
-        line = (line_desc[0], int(line_desc[1]))
-        desc = f"horizontal line y = {line[1]} px" if line[0] == "h" else f"vertical line x = {line[1]} px"
-    else:
-        desc = str(line_desc)
+    line, desc = _parse_line(line_desc)
     along = "x" if line is not None and line[0] == "h" else ("y" if line is not None else "position")
     n = len(lines)
-    has_frame = frame is not None
-    if time_axis == "x":
-        fig = Figure(figsize=(9.5 if has_frame else 8, max(2.2, 1.7 * n + 0.6)), layout="constrained")
-        gs = fig.add_gridspec(n, 2 if has_frame else 1, width_ratios=[1, 3] if has_frame else None)
-        slots = [gs[i, -1] for i in range(n)]
-        frame_slot = gs[:, 0] if has_frame else None
-    else:
-        fig = Figure(figsize=(2.4 * (n + has_frame) + 0.5, 5), layout="constrained")
-        gs = fig.add_gridspec(1, n + has_frame)
-        slots = [gs[0, i + has_frame] for i in range(n)]
-        frame_slot = gs[0, 0] if has_frame else None
-    if has_frame:
-        ax = fig.add_subplot(frame_slot)
-        img, kw = drawable_image(np.asarray(frame))
-        ax.imshow(img, **kw)
-        if line is not None:
-            (ax.axhline if line[0] == "h" else ax.axvline)(line[1], color=LINE_COLOR, lw=1.2)
-        ax.set_axis_off()
-        ax.set_title("frame", fontsize="small")
+    fig, slots, frame_slot = _scanline_layout(n, frame is not None, time_axis)
+    if frame is not None:
+        _draw_frame(fig.add_subplot(frame_slot), frame, line)
     first = None
     for i, (label, sl) in enumerate(lines.items()):
         arr = np.asarray(sl)

@@ -704,94 +704,24 @@ def roi_detect(
     found = np.array([f.face_found for f in frames])
     fraction = float(found.mean())
     if roi == "face":
-        detected = np.flatnonzero([f.face_status == "detected" for f in frames])
-        if len(detected) == 0 or fraction < min_face_fraction:
-            miss = start_frame + np.flatnonzero(~found)
-            raise RoiNotFoundError(
-                f"{name}: no face in {len(miss)} of {n} frames ({100 * (1 - fraction):.0f}%; frames "
-                f"{frame_ranges(miss)} of {start_frame}–{start_frame + n - 1}; detector={'→'.join(chain)}); "
-                f"need a face in ≥ {100 * min_face_fraction:.0f}% of frames (min_face_fraction); "
-                f"use roi='full' (--roi full) to analyse the whole frame explicitly")
+        _require_faces(frames, found, min_face_fraction, start_frame, name, chain)
     decay = lambda d: 0.5 ** (d / (fps * CONFIDENCE_HALF_LIFE_S))  # noqa: E731
-    face_f = np.full((n, 4), np.nan)
-    face_conf = np.full(n, np.nan)
-    face_det = np.array([f.face_detector for f in frames], dtype=object)
-    face_status = np.array([f.face_status for f in frames], dtype=object)
-    points = [f.points for f in frames]
-    for i, f in enumerate(frames):
-        if f.face_box_float is not None:
-            face_f[i] = f.face_box_float
-            face_conf[i] = f.face_confidence
+    face = _FaceSeries.from_frames(frames)
     if roi == "face":
-        fill = _interp_fill(n, detected, None)
-        for i, how in enumerate(fill):
-            if how is None:
-                continue
-            if how[0] == "interpolated":
-                _, a, b, t = how
-                near = a if t <= 0.5 else b
-                face_f[i] = (1 - t) * face_f[a] + t * face_f[b]
-                dist = min(i - a, b - i)
-                face_conf[i] = ((1 - t) * face_conf[a] + t * face_conf[b]) * decay(dist)
-                if face_det[a] == face_det[b] and points[a].shape == points[b].shape:
-                    points[i] = ((1 - t) * points[a] + t * points[b]).astype(np.float32)
-                else:
-                    points[i] = _map_points(points[near], face_f[near], face_f[i]).astype(np.float32)
-                face_det[i] = face_det[near]
-            else:
-                _, a = how
-                face_f[i], points[i], face_det[i] = face_f[a], points[a], face_det[a]
-                face_conf[i] = face_conf[a] * decay(abs(i - a))
-            face_status[i] = how[0]
+        face.fill(np.flatnonzero([f.face_status == "detected" for f in frames]), decay)
     face_boxes = np.full((n, 4), -1, np.int32)
     for i in range(n):
-        b = _int_box(face_f[i], (h, w)) if np.all(np.isfinite(face_f[i])) else None
+        b = _int_box(face.boxes[i], (h, w)) if np.all(np.isfinite(face.boxes[i])) else None
         if b is not None:
             face_boxes[i] = b
-    # torso
-    t_boxes = np.full((n, 4), -1, np.int32)
-    t_conf = np.full(n, np.nan)
-    t_det = np.array([""] * n, dtype=object)
-    t_status = np.array(["missing"] * n, dtype=object)
     if roi == "full":
-        t_boxes[:] = (0, 0, w, h)
-        t_conf[:] = 1.0
-        t_det[:] = "full"
-        t_status[:] = "full"
+        torso_s = _TorsoSeries.full(n, (w, h))
     elif torso:
-        anchors = np.flatnonzero([f.torso_status == "detected" for f in frames])
-        max_gap = int(round(max_gap_s * fps))
-        fill = _interp_fill(n, anchors, max_gap)
-        t_f = np.full((n, 4), np.nan)
-        for i in anchors:
-            t_f[i] = frames[i].torso_box
-            t_conf[i] = frames[i].torso_confidence
-            t_det[i], t_status[i] = "pose", "detected"
-        for i, how in enumerate(fill):
-            if frames[i].torso_status == "detected":
-                continue
-            if how is not None and how[0] == "interpolated":
-                _, a, b, t = how
-                t_f[i] = (1 - t) * t_f[a] + t * t_f[b]
-                t_conf[i] = ((1 - t) * t_conf[a] + t * t_conf[b]) * decay(min(i - a, b - i))
-                t_det[i], t_status[i] = "pose", "interpolated"
-            elif how is not None:
-                a = how[1]
-                t_f[i], t_conf[i] = t_f[a], t_conf[a] * decay(abs(i - a))
-                t_det[i], t_status[i] = "pose", "held"
-            elif face_boxes[i, 0] >= 0:
-                box = torso_from_face(face_f[i], (h, w))
-                if box is not None:
-                    t_f[i] = box
-                    t_conf[i] = DERIVED_TORSO_CONFIDENCE * face_conf[i]
-                    t_det[i], t_status[i] = "face", "derived"
-        for i in range(n):
-            if np.all(np.isfinite(t_f[i])):
-                b = _below(_int_box(t_f[i], (h, w)), None if face_boxes[i, 0] < 0 else tuple(face_boxes[i]))
-                if b is not None:
-                    t_boxes[i] = b
-                else:
-                    t_det[i], t_status[i], t_conf[i] = "", "missing", np.nan
+        torso_s = _TorsoSeries.track(frames, face, face_boxes, (w, h), int(round(max_gap_s * fps)), decay)
+    else:
+        torso_s = _TorsoSeries.empty(n)
+    face_f, face_conf, face_det, face_status, points = face.boxes, face.conf, face.det, face.status, face.points
+    t_boxes, t_conf, t_det, t_status = torso_s.boxes, torso_s.conf, torso_s.det, torso_s.status
     return RoiTrack(
         fps=float(fps), frame_size=(w, h), face_boxes=face_boxes, face_confidence=face_conf.astype(np.float32),
         face_detector=face_det.astype(str), face_status=face_status.astype(str), torso_boxes=t_boxes,
@@ -799,3 +729,124 @@ def roi_detect(
         torso_status=t_status.astype(str), points=points, face_boxes_float=face_f.astype(np.float32),
         roi=roi, start_frame=int(start_frame), face_found_fraction=fraction if roi == "face" else 1.0,
         source=source)
+
+
+def _require_faces(frames, found: np.ndarray, min_face_fraction: float, start_frame: int, name: str, chain) -> None:
+    """:class:`RoiNotFoundError` when too few frames have a face (the message lists the faceless ranges)."""
+    n = len(frames)
+    fraction = float(found.mean())
+    detected = [f.face_status == "detected" for f in frames]
+    if not any(detected) or fraction < min_face_fraction:
+        miss = start_frame + np.flatnonzero(~found)
+        raise RoiNotFoundError(
+            f"{name}: no face in {len(miss)} of {n} frames ({100 * (1 - fraction):.0f}%; frames "
+            f"{frame_ranges(miss)} of {start_frame}–{start_frame + n - 1}; detector={'→'.join(chain)}); "
+            f"need a face in ≥ {100 * min_face_fraction:.0f}% of frames (min_face_fraction); "
+            f"use roi='full' (--roi full) to analyse the whole frame explicitly")
+
+
+@dataclass
+class _FaceSeries:
+    """Per-frame face boxes (float), confidences, detectors, statuses and landmark points."""
+
+    boxes: np.ndarray
+    conf: np.ndarray
+    det: np.ndarray
+    status: np.ndarray
+    points: list
+
+    @classmethod
+    def from_frames(cls, frames: list[RoiFrame]) -> _FaceSeries:
+        n = len(frames)
+        boxes, conf = np.full((n, 4), np.nan), np.full(n, np.nan)
+        for i, f in enumerate(frames):
+            if f.face_box_float is not None:
+                boxes[i], conf[i] = f.face_box_float, f.face_confidence
+        return cls(boxes, conf, np.array([f.face_detector for f in frames], dtype=object),
+                   np.array([f.face_status for f in frames], dtype=object), [f.points for f in frames])
+
+    def fill(self, detected: np.ndarray, decay) -> None:
+        """Fill frames between detections (interpolated) and at the ends (held), confidence decaying."""
+        for i, how in enumerate(_interp_fill(len(self.conf), detected, None)):
+            if how is None:
+                continue
+            if how[0] == "interpolated":
+                _, a, b, t = how
+                near = a if t <= 0.5 else b
+                self.boxes[i] = (1 - t) * self.boxes[a] + t * self.boxes[b]
+                self.conf[i] = ((1 - t) * self.conf[a] + t * self.conf[b]) * decay(min(i - a, b - i))
+                if self.det[a] == self.det[b] and self.points[a].shape == self.points[b].shape:
+                    self.points[i] = ((1 - t) * self.points[a] + t * self.points[b]).astype(np.float32)
+                else:
+                    self.points[i] = _map_points(self.points[near], self.boxes[near], self.boxes[i]).astype(np.float32)
+                self.det[i] = self.det[near]
+            else:
+                _, a = how
+                self.boxes[i], self.points[i], self.det[i] = self.boxes[a], self.points[a], self.det[a]
+                self.conf[i] = self.conf[a] * decay(abs(i - a))
+            self.status[i] = how[0]
+
+
+@dataclass
+class _TorsoSeries:
+    """Per-frame torso boxes (int, ``-1`` rows when missing), confidences, detectors and statuses."""
+
+    boxes: np.ndarray
+    conf: np.ndarray
+    det: np.ndarray
+    status: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> _TorsoSeries:
+        return cls(np.full((n, 4), -1, np.int32), np.full(n, np.nan), np.array([""] * n, dtype=object),
+                   np.array(["missing"] * n, dtype=object))
+
+    @classmethod
+    def full(cls, n: int, size: tuple[int, int]) -> _TorsoSeries:
+        t = cls.empty(n)
+        t.boxes[:] = (0, 0, *size)
+        t.conf[:] = 1.0
+        t.det[:] = "full"
+        t.status[:] = "full"
+        return t
+
+    @classmethod
+    def track(cls, frames: list[RoiFrame], face: _FaceSeries, face_boxes: np.ndarray, size: tuple[int, int],
+              max_gap: int, decay) -> _TorsoSeries:
+        """Pose detections, interpolated across gaps up to ``max_gap`` frames and held as long at the ends;
+        beyond, the torso derived from the face box; boxes must lie below the face."""
+        n = len(frames)
+        w, h = size
+        t = cls.empty(n)
+        anchors = np.flatnonzero([f.torso_status == "detected" for f in frames])
+        t_f = np.full((n, 4), np.nan)
+        for i in anchors:
+            t_f[i] = frames[i].torso_box
+            t.conf[i] = frames[i].torso_confidence
+            t.det[i], t.status[i] = "pose", "detected"
+        for i, how in enumerate(_interp_fill(n, anchors, max_gap)):
+            if frames[i].torso_status == "detected":
+                continue
+            if how is not None and how[0] == "interpolated":
+                _, a, b, k = how
+                t_f[i] = (1 - k) * t_f[a] + k * t_f[b]
+                t.conf[i] = ((1 - k) * t.conf[a] + k * t.conf[b]) * decay(min(i - a, b - i))
+                t.det[i], t.status[i] = "pose", "interpolated"
+            elif how is not None:
+                a = how[1]
+                t_f[i], t.conf[i] = t_f[a], t.conf[a] * decay(abs(i - a))
+                t.det[i], t.status[i] = "pose", "held"
+            elif face_boxes[i, 0] >= 0:
+                box = torso_from_face(face.boxes[i], (h, w))
+                if box is not None:
+                    t_f[i] = box
+                    t.conf[i] = DERIVED_TORSO_CONFIDENCE * face.conf[i]
+                    t.det[i], t.status[i] = "face", "derived"
+        for i in range(n):
+            if np.all(np.isfinite(t_f[i])):
+                b = _below(_int_box(t_f[i], (h, w)), None if face_boxes[i, 0] < 0 else tuple(face_boxes[i]))
+                if b is not None:
+                    t.boxes[i] = b
+                else:
+                    t.det[i], t.status[i], t.conf[i] = "", "missing", np.nan
+        return t

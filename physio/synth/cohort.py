@@ -645,41 +645,40 @@ def synth_cohort(
         "crf": -1 if crf is None else int(crf),
     }
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.shards-", dir=out_path.parent))
-    jobs = []
-    for i in range(n_p):
-        for t in task_list:
-            jobs.append({
-                "plan": dict(plan_kw, participant=i, task=t),
-                "shard": str(tmpdir / f"{i:04d}_{t}.h5"),
-                "scratch": str(tmpdir / f"scratch_{i:04d}_{t}"),
-                "compression": compression,
-            })  # fmt: skip
+    jobs = [{"plan": dict(plan_kw, participant=i, task=t), "shard": str(tmpdir / f"{i:04d}_{t}.h5"),
+             "scratch": str(tmpdir / f"scratch_{i:04d}_{t}"), "compression": compression}
+            for i in range(n_p) for t in task_list]
     desc = f"synthetic cohort: {n_p} participants x tasks {''.join(task_list)}, {duration_s:g} s, {w}x{h} @ {fps:g} fps"
     try:
         bar = tqdm(total=len(jobs), desc="physio synth", unit="session", disable=not progress)
         with CohortWriter(out_path, description=desc, compression=compression, attrs=root_attrs) as writer:
-            pool = None
-            if workers == 1 or len(jobs) == 1:
-                results = map(_write_shard, jobs)
-            else:
-                ctx = mp.get_context("spawn") if os.name == "nt" else mp.get_context("forkserver")
-                pool = ctx.Pool(processes=min(workers, len(jobs)))
-                results = pool.imap(_write_shard, jobs)
-            try:
-                for shard in results:
-                    _merge_shard(writer, shard)
-                    Path(shard).unlink()
-                    bar.update(1)
-                if pool is not None:
-                    pool.close()
-            finally:
-                if pool is not None:
-                    pool.terminate()
-                    pool.join()
+            _render_jobs(jobs, workers, writer, bar)
         bar.close()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return out_path
+
+
+def _render_jobs(jobs: list[dict], workers: int, writer, bar) -> None:
+    """Render every session into its shard (in ``workers`` processes) and merge the shards in order."""
+    pool = None
+    if workers == 1 or len(jobs) == 1:
+        results = map(_write_shard, jobs)
+    else:
+        ctx = mp.get_context("spawn") if os.name == "nt" else mp.get_context("forkserver")
+        pool = ctx.Pool(processes=min(workers, len(jobs)))
+        results = pool.imap(_write_shard, jobs)
+    try:
+        for shard in results:
+            _merge_shard(writer, shard)
+            Path(shard).unlink()
+            bar.update(1)
+        if pool is not None:
+            pool.close()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
 
 def _merge_shard(writer, shard: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import random
 import time
@@ -27,6 +26,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from physio.atomic import atomic_torch_save, atomic_write_json
 from physio.cohort import Cohort, split_by_time, split_holdout, split_kfold
 from physio.cohort.digest import cohort_content_sha256
 from physio.errors import InputError
@@ -139,12 +139,6 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 @torch.no_grad()
 def predict_session(net: torch.nn.Module, cache_group, device, batch: int = 256, standardize: bool = True) -> np.ndarray:
     """Run ``net`` over a session's cached representation ``(T-1, C, S, S)``; returns ``(T-1,)``."""
@@ -193,6 +187,95 @@ def _device(cfg: TrainConfig, rank: int) -> torch.device:
     return torch.device(cfg.device)
 
 
+def _resume(cfg: TrainConfig, last_path: Path, net, opt, content_hash: str, rank: int) -> tuple[list, int, float]:
+    """Load ``last_path`` into ``net``/``opt`` and the RNGs; returns ``(history, epoch, best_val)``."""
+    if not last_path.exists():
+        raise InputError(f"--resume: no checkpoint at {last_path}")
+    ckpt = load_checkpoint(last_path)
+    if ckpt["cohort_content_sha256"] != content_hash:
+        raise InputError(f"{last_path}: was trained on a different cohort (content hash differs)")
+    # ``epochs`` may grow: no schedule depends on it, so extending a run equals training longer
+    given = {**dataclasses.asdict(cfg), "epochs": ckpt["config"]["epochs"]}
+    if ckpt["config"] != given:
+        raise InputError(f"{last_path}: config differs from the one given; refusing to resume")
+    if cfg.epochs < ckpt["epoch"]:
+        raise InputError(f"{last_path}: already trained {ckpt['epoch']} epochs; --epochs {cfg.epochs} is fewer")
+    net.load_state_dict(ckpt["state_dict"])
+    opt.load_state_dict(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"][min(rank, len(ckpt["rng"]) - 1)])
+    return ckpt["history"], ckpt["epoch"], ckpt.get("best_val", float("inf"))
+
+
+def _data(cfg: TrainConfig, cohort_path, parts: dict, cache_key: str, rank: int, world: int):
+    """Training and validation block datasets, the epoch sampler (sharded over ranks) and the loader."""
+    standardize = bool(cfg.representation.get("standardize", True))
+    train_ds = BlockDataset(cohort_path, parts["train"], cache_key, cfg.source, cfg.block, standardize)
+    val_part = parts.get("val") or parts["test"]
+    val_ds = BlockDataset(cohort_path, val_part, cache_key, cfg.source, cfg.block, standardize)
+    limit = (cfg.samples_per_epoch + cfg.block - 1) // cfg.block if cfg.samples_per_epoch else 0
+    sampler = _EpochSampler(len(train_ds), cfg.seed, limit, rank, world)
+    loader = DataLoader(train_ds, batch_size=cfg.batch_blocks, sampler=sampler, collate_fn=collate_blocks,
+                        num_workers=cfg.workers, persistent_workers=False)
+    return train_ds, val_ds, sampler, loader
+
+
+def _train_epoch(model, loader, opt, device, epoch: int, cfg: TrainConfig, progress: bool) -> list[float]:
+    """One pass over the sampler's blocks; returns the batch losses."""
+    model.train()
+    loss_fn = torch.nn.MSELoss()
+    losses: list[float] = []
+    bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
+               dynamic_ncols=True)
+    for xb, yb in bar:
+        xb, yb = xb.to(device), yb.to(device)
+        loss = loss_fn(model(xb), yb)
+        if not torch.isfinite(loss):
+            raise InputError(f"training diverged at epoch {epoch + 1} (loss {loss.item()})")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    return losses
+
+
+@dataclass
+class _Run:
+    """What every checkpoint of one run records besides the weights (provenance)."""
+
+    cfg: TrainConfig
+    cohort_path: object
+    cache_key: str
+    content_hash: str
+    parts: dict
+    world: int
+
+    def checkpoint(self, net, opt, epoch: int, history: list, rng_states: list, best_val: float) -> dict:
+        cfg = self.cfg
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": 1,
+            "name": cfg.name,
+            "net": cfg.net,
+            "net_args": cfg.net_args,
+            "source": cfg.source,
+            "representation": cfg.representation,
+            "cache_key": self.cache_key,
+            "state_dict": net.state_dict(),
+            "optimizer": opt.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "config": dataclasses.asdict(cfg),
+            "cohort": str(self.cohort_path),
+            "cohort_content_sha256": self.content_hash,
+            "split": {k: v.to_dict() for k, v in self.parts.items()},
+            "rng": rng_states,
+            "world_size": self.world,
+            "torch_version": torch.__version__,
+            "best_val": best_val,
+        }
+
+
 def train(
     cfg: TrainConfig,
     cohort_path,
@@ -238,60 +321,17 @@ def train(
     device = _device(cfg, rank)
     net = build_net(cfg.net, cfg.net_args).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    history: list[dict] = []
-    start_epoch = 0
-    best = float("inf")
-    if resume and last_path.exists():
-        ckpt = load_checkpoint(last_path)
-        if ckpt["cohort_content_sha256"] != content_hash:
-            raise InputError(f"{last_path}: was trained on a different cohort (content hash differs)")
-        # ``epochs`` may grow: no schedule depends on it, so extending a run equals training longer
-        given = {**dataclasses.asdict(cfg), "epochs": ckpt["config"]["epochs"]}
-        if ckpt["config"] != given:
-            raise InputError(f"{last_path}: config differs from the one given; refusing to resume")
-        if cfg.epochs < ckpt["epoch"]:
-            raise InputError(f"{last_path}: already trained {ckpt['epoch']} epochs; --epochs {cfg.epochs} is fewer")
-        net.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
-        history = ckpt["history"]
-        start_epoch = ckpt["epoch"]
-        best = ckpt.get("best_val", best)
-        _set_rng_state(ckpt["rng"][min(rank, len(ckpt["rng"]) - 1)])
-    elif resume:
-        raise InputError(f"--resume: no checkpoint at {last_path}")
+    history, start_epoch, best = _resume(cfg, last_path, net, opt, content_hash, rank) if resume else ([], 0, float("inf"))
 
-    standardize = bool(cfg.representation.get("standardize", True))
-    train_ds = BlockDataset(cohort_path, parts["train"], cache_key, cfg.source, cfg.block, standardize)
-    val_part = parts.get("val") or parts["test"]
-    val_ds = BlockDataset(cohort_path, val_part, cache_key, cfg.source, cfg.block, standardize)
-    limit = (cfg.samples_per_epoch + cfg.block - 1) // cfg.block if cfg.samples_per_epoch else 0
-    sampler = _EpochSampler(len(train_ds), cfg.seed, limit, rank, world)
-    loader = DataLoader(
-        train_ds, batch_size=cfg.batch_blocks, sampler=sampler, collate_fn=collate_blocks,
-        num_workers=cfg.workers, persistent_workers=False,
-    )
+    train_ds, val_ds, sampler, loader = _data(cfg, cohort_path, parts, cache_key, rank, world)
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    loss_fn = torch.nn.MSELoss()
     t0 = time.time()
+    run = _Run(cfg, cohort_path, cache_key, content_hash, parts, world)
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
-        model.train()
-        losses = []
-        bar = tqdm(loader, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0,
-                   leave=False, dynamic_ncols=True)
-        for xb, yb in bar:
-            xb, yb = xb.to(device), yb.to(device)
-            pred = model(xb)
-            loss = loss_fn(pred, yb)
-            if not torch.isfinite(loss):
-                raise InputError(f"training diverged at epoch {epoch + 1} (loss {loss.item()})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        losses = _train_epoch(model, loader, opt, device, epoch, cfg, progress and rank == 0)
         metrics = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else float("nan")}
         if rank == 0:
             metrics.update(_validate(net, val_ds, cfg, device))
@@ -310,32 +350,11 @@ def train(
             rng_states = gathered
         if rank == 0:
             score = metrics.get("val_mse", float("inf"))
-            ckpt = {
-                "format": CHECKPOINT_FORMAT,
-                "version": 1,
-                "name": cfg.name,
-                "net": cfg.net,
-                "net_args": cfg.net_args,
-                "source": cfg.source,
-                "representation": cfg.representation,
-                "cache_key": cache_key,
-                "state_dict": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "epoch": epoch + 1,
-                "history": history,
-                "config": dataclasses.asdict(cfg),
-                "cohort": str(cohort_path),
-                "cohort_content_sha256": content_hash,
-                "split": {k: v.to_dict() for k, v in parts.items()},
-                "rng": rng_states,
-                "world_size": world,
-                "torch_version": torch.__version__,
-                "best_val": min(best, score),
-            }
-            _atomic_save(ckpt, last_path)
+            ckpt = run.checkpoint(net, opt, epoch + 1, history, rng_states, min(best, score))
+            atomic_torch_save(ckpt, last_path)
             if score <= best or not best_path.exists():
                 best = score
-                _atomic_save({**ckpt, "optimizer": None}, best_path)
+                atomic_torch_save({**ckpt, "optimizer": None}, best_path)
         if world > 1:
             dist.barrier()
     weights_hash = hashlib.sha256(
@@ -352,7 +371,7 @@ def train(
         "split": {k: v.to_dict() for k, v in parts.items()},
         "wall_s": round(time.time() - t0, 1),
     }
-    (out / f"{cfg.name}.rank{rank}.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_json(out / f"{cfg.name}.rank{rank}.json", summary)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

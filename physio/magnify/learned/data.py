@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
+from physio.atomic import AtomicFile
 from physio.errors import InputError
 
 __all__ = [
@@ -485,30 +486,24 @@ def dataset_write(path: str | os.PathLike, n: int, cfg: SynthConfig | None = Non
     gen = SynthPairs(cfg, seed)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     s = cfg.size
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = H5_FORMAT
-            f.attrs["config"] = json.dumps(dataclasses.asdict(cfg))
-            f.attrs["seed"] = seed
-            ds = {k: f.create_dataset(k, (n, s, s, 3), np.uint8, chunks=(1, s, s, 3), compression="lzf")
-                  for k in FRAME_KEYS}
-            meta = {k: f.create_dataset(k, (n,), np.float32) for k in ("alpha", "motion_px", "magnified_px")}
-            sub = f.create_dataset("subset", (n,), np.int8)
-            for i in range(n):
-                smp = gen.sample(i)
-                for k in FRAME_KEYS:
-                    ds[k][i] = smp[k]
-                for k in meta:
-                    meta[k][i] = smp[k]
-                sub[i] = SUBSETS.index(smp["subset"])
-                if progress is not None:
-                    progress(1)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with AtomicFile(p) as af, h5py.File(af.tmp, "w") as f:
+        f.attrs["format"] = H5_FORMAT
+        f.attrs["config"] = json.dumps(dataclasses.asdict(cfg))
+        f.attrs["seed"] = seed
+        ds = {k: f.create_dataset(k, (n, s, s, 3), np.uint8, chunks=(1, s, s, 3), compression="lzf")
+              for k in FRAME_KEYS}
+        meta = {k: f.create_dataset(k, (n,), np.float32) for k in ("alpha", "motion_px", "magnified_px")}
+        sub = f.create_dataset("subset", (n,), np.int8)
+        for i in range(n):
+            smp = gen.sample(i)
+            for k in FRAME_KEYS:
+                ds[k][i] = smp[k]
+            for k in meta:
+                meta[k][i] = smp[k]
+            sub[i] = SUBSETS.index(smp["subset"])
+            if progress is not None:
+                progress(1)
     return p
 
 

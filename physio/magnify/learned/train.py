@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from physio.atomic import atomic_torch_save, atomic_write_text
 from physio.errors import DivergenceError, InputError
 from physio.magnify.learned.data import NoiseConfig, SynthConfig, make_batch, open_pairs
 from physio.magnify.learned.losses import LossWeights, PerceptualLoss, make_objective
@@ -107,19 +108,11 @@ class MagTrainConfig:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_torch_save(obj, path)
 
 
 def _atomic_json(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, default=str))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from physio.atomic import atomic_torch_save, atomic_write_text
 from physio.errors import InputError
 from physio.magnify.learned.nets import ARCHS, build_net
 from physio.nets.weights import models_dir
@@ -38,17 +39,6 @@ def default_weights_path(arch: str) -> Path:
     return models_dir() / MODEL_FILES[arch]
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def save_weights(path: str | os.PathLike, net: nn.Module, arch: str, arch_args: dict | None = None,
                  card: dict | None = None) -> Path:
     """Write ``net``'s weights and ``card`` to ``path`` (atomic) and the card as ``path.md``."""
@@ -56,7 +46,8 @@ def save_weights(path: str | os.PathLike, net: nn.Module, arch: str, arch_args: 
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     obj = {"format": WEIGHTS_FORMAT, "version": 1, "arch": arch, "arch_args": dict(arch_args or {}),
            "state_dict": state, "card": dict(card or {})}
-    _atomic_torch_save(obj, p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(obj, p)
     write_model_card(p.with_suffix(".md"), arch, obj["card"])
     return p
 
@@ -129,7 +120,5 @@ def write_model_card(path: str | os.PathLike, arch: str, card: dict) -> Path:
         else:
             lines.append(f"- **{key}**: {_fmt(val)}")
     lines.append("")
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, p)
+    atomic_write_text(p, "\n".join(lines))
     return p
