@@ -29,10 +29,14 @@ import atexit
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from physio.errors import InputError, VideoWriteError
+
 __all__ = ["AtomicFile", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_torch_save",
-           "partial_name", "remove_stale"]
+           "plain", "partial_name", "remove_stale", "scratch_dir", "output_folder", "check_output", "check_output_folder"]
 
 _OPEN: set[Path] = set()
 """Temporary files of writers that have neither committed nor aborted (removed at interpreter exit)."""
@@ -72,6 +76,23 @@ def remove_stale(path: str | os.PathLike) -> list[Path]:
             except OSError:
                 pass
     return removed
+
+
+def scratch_dir(path: str | os.PathLike, tag: str = "scratch") -> Path:
+    """A fresh scratch folder ``.NAME.TAG-PID`` beside ``path`` (e.g. the shards of `physio synth`);
+    scratch folders of the same destination left by processes that no longer run are removed first.
+    The caller removes the folder when done."""
+    import shutil  # noqa: PLC0415 - only scratch folders need it
+
+    p = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(p.name)}\.{re.escape(tag)}-(\d+)$")
+    for q in p.parent.iterdir() if p.parent.is_dir() else ():
+        m = pattern.match(q.name)
+        if m and q.is_dir() and (int(m.group(1)) == os.getpid() or not _alive(int(m.group(1)))):
+            shutil.rmtree(q, ignore_errors=True)
+    d = p.with_name(f".{p.name}.{tag}-{os.getpid()}")
+    d.mkdir(parents=True)
+    return d
 
 
 def _fsync(path: Path) -> None:
@@ -160,12 +181,36 @@ def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 1) -> P
     return atomic_write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
+def plain(obj):
+    """``obj`` with only what ``torch.load(weights_only=True)`` accepts: tensors, numbers, strings, None,
+    and dicts/lists/tuples of them.  NumPy arrays become tensors, NumPy scalars Python numbers, other
+    ``str`` subclasses (``torch.__version__``) plain strings; anything else is a :class:`TypeError`."""
+    import numpy as np  # noqa: PLC0415 - deferred with torch below
+    import torch  # noqa: PLC0415 - deferred: torch is heavy and most writers do not need it
+
+    if obj is None or type(obj) in (bool, int, float, str, torch.Tensor) or isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {plain(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain(v) for v in obj) if type(obj) in (list, tuple) else [plain(v) for v in obj]
+    if isinstance(obj, (torch.dtype, torch.device, torch.Size)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a physio checkpoint (tensors and plain data only)")
+
+
 def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically; returns the path."""
+    """``torch.save(plain(obj))`` to ``path`` atomically; the file loads with ``weights_only=True``."""
     import torch  # noqa: PLC0415 - deferred: torch is heavy and most writers do not need it
 
     with AtomicFile(path) as f:
-        torch.save(obj, f.tmp)
+        torch.save(plain(obj), f.tmp)
     return Path(path)
 
 
@@ -176,3 +221,76 @@ def _remove_open() -> None:  # pragma: no cover - exercised by the kill tests in
             tmp.unlink()
         except OSError:
             pass
+
+
+@contextmanager
+def output_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Create the output folder ``path`` (and missing parents) for the block; when the block fails, the
+    folders it created are removed again if they are still empty — a failed run leaves no empty folder."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{p}: exists and is not a folder")
+    created = []
+    q = p
+    while not q.exists():
+        created.append(q)
+        q = q.parent
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VideoWriteError(f"{p}: cannot create the output folder ({exc.strerror or exc})") from None
+    try:
+        yield p
+    except BaseException:
+        for d in created:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def check_output(path: str | os.PathLike, *, inputs=(), overwrite: bool = True, suffixes=None,
+                 what: str = "output") -> Path:
+    """Check an output file before any work starts: not a folder, a supported suffix, not one of the
+    ``inputs``, not an existing file unless ``overwrite``, and a folder that exists and is writable (or
+    can be created).  Returns the path; raises a one-line :class:`~physio.errors.InputError`."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: {what} is a folder; give a file name")
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise InputError(f"{what} {p}: unsupported file type {p.suffix or '(none)'!r}; use {', '.join(suffixes)}")
+    for i in inputs:
+        if i is None:
+            continue
+        q = Path(i)
+        if p.resolve() == q.resolve() or (p.exists() and q.exists() and os.path.samefile(p, q)):
+            raise InputError(f"{p}: {what} would overwrite the input {q}; choose another name")
+    if p.exists() and not overwrite:
+        raise InputError(f"{p}: exists; pass --overwrite to replace it")
+    parent = _writable_ancestor(p.parent)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{p}: cannot write in {parent} (permission denied)")
+    return p
+
+
+def _writable_ancestor(p: Path) -> Path:
+    parent = p.resolve()
+    while not parent.exists():
+        parent = parent.parent
+    return parent
+
+
+def check_output_folder(path: str | os.PathLike, *, inputs=(), what: str = "output folder") -> Path:
+    """Check an output folder before any work starts: not an existing file, not one of the ``inputs``,
+    and writable (or creatable in a writable folder).  Files physio writes into it replace its own."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{p}: {what} exists and is a file; give a folder")
+    for i in inputs:
+        if i is not None and Path(i).resolve() == p.resolve():
+            raise InputError(f"{p}: {what} is the input {i}")
+    anc = _writable_ancestor(p)
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise InputError(f"{p}: cannot write in {anc} (permission denied)")
+    return p

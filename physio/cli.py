@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import signal
 import sys
 import threading
@@ -27,6 +28,28 @@ from physio import __version__
 from physio.errors import PhysioError, PhysioWarning
 
 EXIT_ERROR = 2
+
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``physio magnify: error: … (see physio magnify --help)``)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--gamma -6e-5`` → ``--gamma=-6e-5``: argparse reads a token like ``-6e-5`` as an option, not as the
+    value of the option before it (it recognises ``-5`` and ``-.5`` only)."""
+    out: list[str] = []
+    for tok in argv:
+        prev = out[-1] if out else ""
+        if _NUMBER.match(tok) and prev.startswith("--") and "=" not in prev and prev != "--":
+            out[-1] = f"{prev}={tok}"
+        else:
+            out.append(tok)
+    return out
 
 
 def _command_modules() -> list:
@@ -51,7 +74,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``physio`` parser.  With ``argv``, only the sub-command it names gets its arguments (the
     others are listed with their one-line help), so that ``physio --help`` and ``physio roi …`` never
     import what other commands need; without, every sub-command is configured."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="physio",
         description="Reveal and measure pulse and respiration in ordinary video.",
     )
@@ -81,7 +104,7 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(args_list)
     args = parser.parse_args(args_list)
     if getattr(args, "_run", None) is None:

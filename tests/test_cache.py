@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -11,7 +14,9 @@ import torch
 from helpers import pulsing_cohort, pulsing_frames
 from physio.cohort import Cohort
 from physio.errors import CohortSchemaError, InputError
-from physio.represent.cache import ensure_cache, read_cache
+from physio.cohort import file_sha256
+from physio.errors import PhysioWarning
+from physio.represent.cache import CacheReader, cache_path, ensure_cache, read_cache
 from physio.represent.compute import RepresentationSpec, box_from_mask, iter_representation
 from physio.represent.nfd import downsample_frames, nfd
 from physio.represent.pyramid import phase_differences
@@ -56,19 +61,22 @@ def test_box_from_mask():
 
 def test_ensure_cache_once_and_read(tmp_path):
     path = pulsing_cohort(tmp_path / "c.h5", n_participants=2, seconds=6.0)
+    before = file_sha256(path)
     spec = {"kind": "nfd", "size": 36}
     key = ensure_cache(path, spec, progress=False)
-    with Cohort(path) as c:
+    assert file_sha256(path) == before  # the cache lives beside the cohort, which is only read
+    assert cache_path(path) == tmp_path / "c.cache.h5" and cache_path(path).exists()
+    with Cohort(path) as c, CacheReader(path) as cache:
         s = c["p01/A"]
-        grp = s.group[f"cache/{key}"]
+        grp = cache.group(s.key, key)
         assert grp["x"].shape == (s.n_frames - 1, 3, 36, 36) and grp.attrs["complete"]
         raw = read_cache(grp, standardize=False)
         np.testing.assert_allclose(np.sqrt(np.mean(raw.astype(np.float64) ** 2)), grp.attrs["scale"], rtol=1e-5)
         assert abs(np.sqrt(np.mean(read_cache(grp) ** 2)) - 1) < 1e-4
         mtime = grp["x"].id.get_offset()
     assert ensure_cache(path, spec, progress=False) == key  # second call: nothing recomputed
-    with Cohort(path) as c:
-        assert c["p01/A"].group[f"cache/{key}/x"].id.get_offset() == mtime
+    with CacheReader(path) as cache:
+        assert cache.group("p01/A", key)["x"].id.get_offset() == mtime
     with pytest.raises(CohortSchemaError, match="no mask"):
         ensure_cache(path, {"kind": "nfd", "size": 36, "roi": "mask:skin"}, progress=False)
 
@@ -76,15 +84,35 @@ def test_ensure_cache_once_and_read(tmp_path):
 def test_interrupted_cache_is_redone(tmp_path):
     path = pulsing_cohort(tmp_path / "c.h5", n_participants=1, seconds=4.0)
     key = RepresentationSpec("nfd", 36).key
-    import h5py
-
-    with h5py.File(path, "a") as h:  # a half-written cache group without the 'complete' flag
-        g = h["participants/p00/sessions/A"].create_group("cache").create_group(key)
-        g.create_dataset("x", data=np.zeros((3, 3, 36, 36), np.float32))
     ensure_cache(path, {"kind": "nfd", "size": 36}, progress=False)
-    with Cohort(path) as c:
-        grp = c["p00/A"].group[f"cache/{key}"]
+    with h5py.File(cache_path(path), "a") as h:  # a half-written group: the 'complete' flag never set
+        g = h[f"p00/A/{key}"]
+        del g["x"]
+        g.create_dataset("x", data=np.zeros((3, 3, 36, 36), np.float32))
+        g.attrs["complete"] = False
+    ensure_cache(path, {"kind": "nfd", "size": 36}, progress=False)
+    with Cohort(path) as c, CacheReader(path) as cache:
+        grp = cache.group("p00/A", key)
         assert grp.attrs["complete"] and grp["x"].shape[0] == c["p00/A"].n_frames - 1
+
+
+def test_cache_of_a_changed_or_corrupt_cohort_cache_is_rebuilt(tmp_path):
+    """The cache file names the cohort it was made from (path, size, mtime): when the cohort changes, or
+    the cache file is unreadable (a killed writer), it is discarded and rebuilt, with a warning."""
+    path = pulsing_cohort(tmp_path / "c.h5", n_participants=1, seconds=4.0)
+    key = ensure_cache(path, {"kind": "nfd", "size": 36}, progress=False)
+    cache_path(path).write_bytes(b"not hdf5 at all")
+    with CacheReader(path) as cache:
+        assert cache.group("p00/A", key) is None  # unreadable: nothing cached
+    with pytest.warns(PhysioWarning, match="rebuilding"):
+        ensure_cache(path, {"kind": "nfd", "size": 36}, progress=False)
+    os.utime(path, ns=(1, 1))  # the cohort "changed"
+    with CacheReader(path) as cache:
+        assert cache.group("p00/A", key) is None
+    with pytest.warns(PhysioWarning, match="cohort has changed"):
+        ensure_cache(path, {"kind": "nfd", "size": 36}, progress=False)
+    with CacheReader(path) as cache:
+        assert cache.group("p00/A", key)["x"].shape[0] > 0
 
 
 def test_detect_roi_is_the_box_physio_rates_crops(tmp_path):
@@ -103,7 +131,8 @@ def test_detect_roi_is_the_box_physio_rates_crops(tmp_path):
         s = c["p001/task_A"]
         frames = s.read_frames(0, s.n_frames)
         want = crop_box_union(roi_detect([frames], s.fps).boxes("face"), frames.shape[1:3], margin=0.1)
-        got = tuple(json.loads(s.group[f"cache/{key}"].attrs["box"]))
+        with CacheReader(path) as cache:
+            got = tuple(json.loads(cache.group(s.key, key).attrs["box"]))
         assert got == want
         mask_box = session_box(s, RepresentationSpec(kind="nfd", roi="mask:face", margin=0.1))
         assert max(abs(a - b) for a, b in zip(got, mask_box)) < 20  # the same face, a different definition

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from physio.atomic import AtomicFile
+from physio.atomic import AtomicFile, output_folder
 from physio.cohort.format import Cohort
 from physio.errors import CohortSchemaError
 from physio.io import VideoWriter
@@ -23,8 +23,11 @@ def cohort_export(path: str | os.PathLike, key: str, outdir: str | os.PathLike, 
     linearly interpolated at the frame times; an absent signal is an empty column).  Both files are
     written atomically.  Returns the two paths.
     """
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    with output_folder(outdir) as out:
+        return _export(path, key, out, crf, lossless)
+
+
+def _export(path, key: str, outdir: Path, crf: int, lossless: bool) -> dict:
     with Cohort(path) as c:
         s = c.session(key)
         if not (s.has_embedded_frames or s.video_path):

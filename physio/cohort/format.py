@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -138,6 +139,147 @@ def _write_signal(sgrp: h5py.Group, where: str, name: str, sig, fs, times, kind:
     ds.attrs["fs"] = float(fs)
     ds.attrs["kind"] = kind
     sgrp.create_dataset(f"{name}_times", data=times)
+
+
+_TIME_TOL_S = 0.1
+"""How far signal and frame clocks may disagree at either end before it is reported (seconds)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a cohort file."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _check_signal(sgrp: h5py.Group, where: str, name: str, duration_s: float, out: list[Problem]) -> None:
+    if name not in sgrp:
+        return
+    ds = sgrp[name]
+    if ds.ndim != 1:
+        out.append(Problem(where, f"{name} must be 1-D, has shape {ds.shape}"))
+        return
+    sig = ds[()]
+    if len(sig) == 0:
+        out.append(Problem(where, f"{name} is empty"))
+        return
+    if not np.issubdtype(sig.dtype, np.number):
+        out.append(Problem(where, f"{name} is not numeric ({sig.dtype})"))
+        return
+    bad = ~np.isfinite(sig)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        out.append(Problem(where, f"{name} has {int(bad.sum())} NaN/inf values (first at sample {first})"))
+    fs = ds.attrs.get("fs")
+    if fs is None:
+        out.append(Problem(where, f"{name} has no fs attribute"))
+        return
+    fs = float(fs)
+    if not (np.isfinite(fs) and fs > 0):
+        out.append(Problem(where, f"{name} fs must be positive, is {fs}"))
+        return
+    tname = f"{name}_times"
+    if tname not in sgrp:
+        out.append(Problem(where, f"missing {tname}"))
+        return
+    t = sgrp[tname][()]
+    if len(t) != len(sig):
+        out.append(Problem(where, f"{tname} has {len(t)} samples but {name} has {len(sig)}"))
+        return
+    if not np.all(np.isfinite(t)):
+        out.append(Problem(where, f"{tname} has NaN/inf values"))
+        return
+    if len(t) > 1:
+        dt = np.diff(t)
+        if np.any(dt <= 0):
+            out.append(Problem(where, f"{tname} is not strictly increasing"))
+            return
+        measured = 1.0 / float(np.median(dt))
+        if abs(measured - fs) > 0.01 * fs:
+            out.append(Problem(where, f"{name} fs attribute {fs:g} Hz but its timestamps give {measured:.4g} Hz"))
+    span_end = float(t[-1])
+    if t[0] > _TIME_TOL_S or span_end < duration_s - 1.0 / fs - _TIME_TOL_S - 1e-9:
+        out.append(
+            Problem(where, f"{name} covers {t[0]:.2f}–{span_end:.2f} s but the frames cover 0–{duration_s:.2f} s")
+        )
+
+
+def session_problems(cohort_path: Path, sgrp: h5py.Group, where: str, out: list[Problem] | None = None,
+                     verify_video: bool = True) -> list[Problem]:
+    """Every problem of one session group (appended to ``out``, which is returned); ``verify_video``
+    also compares a referenced video's SHA-256 (reads the whole video)."""
+    out = [] if out is None else out
+    attrs = {k: _decode_attr(v) for k, v in sgrp.attrs.items()}
+    for key in ("fps", "n_frames", "height", "width", "task"):
+        if key not in attrs:
+            out.append(Problem(where, f"missing attribute {key!r}"))
+    fps = attrs.get("fps")
+    if fps is not None and not (np.isfinite(float(fps)) and float(fps) > 0):
+        out.append(Problem(where, f"fps must be positive, is {fps}"))
+        fps = None
+    n = attrs.get("n_frames")
+    has_frames = "frames" in sgrp
+    has_video = "video_path" in attrs
+    has_cache = "cache" in sgrp and len(sgrp["cache"]) > 0
+    if has_frames and has_video:
+        out.append(Problem(where, "has both embedded frames and a video reference"))
+    if not (has_frames or has_video or has_cache):
+        out.append(Problem(where, "has no frames, no video reference and no cached representation"))
+    if n is not None and int(n) <= 0:
+        out.append(Problem(where, "empty session (n_frames = 0)"))
+    if has_frames:
+        ds = sgrp["frames"]
+        if ds.ndim != 4 or ds.shape[-1] != 3 or ds.dtype != np.uint8:
+            out.append(Problem(where, f"frames must be uint8 (T, H, W, 3), are {ds.dtype} {ds.shape}"))
+        else:
+            if n is not None and ds.shape[0] != int(n):
+                out.append(Problem(where, f"frames has {ds.shape[0]} frames but n_frames = {n}"))
+            if ds.shape[0] == 0:
+                out.append(Problem(where, "frames dataset is empty"))
+            if "height" in attrs and "width" in attrs and ds.shape[1:3] != (int(attrs["height"]), int(attrs["width"])):
+                out.append(Problem(where, f"frames are {ds.shape[1:3]} but height/width say {attrs['height']}x{attrs['width']}"))
+    if has_video:
+        vp = Path(str(attrs["video_path"]))
+        vp = vp if vp.is_absolute() else cohort_path.parent / vp
+        if not vp.exists():
+            out.append(Problem(where, f"referenced video {vp} does not exist"))
+        elif "video_sha256" not in attrs:
+            out.append(Problem(where, "video reference without video_sha256"))
+        elif verify_video and file_sha256(vp) != attrs["video_sha256"]:
+            out.append(Problem(where, f"referenced video {vp} has changed (checksum mismatch)"))
+    if "frame_times" not in sgrp:
+        out.append(Problem(where, "missing frame_times"))
+    elif n is not None:
+        ft = sgrp["frame_times"][()]
+        if len(ft) != int(n):
+            out.append(Problem(where, f"frame_times has {len(ft)} entries but n_frames = {n}"))
+        elif not np.all(np.isfinite(ft)):
+            out.append(Problem(where, "frame_times has NaN/inf values"))
+        elif len(ft) > 1 and np.any(np.diff(ft) <= 0):
+            out.append(Problem(where, "frame_times is not strictly increasing"))
+        elif len(ft) > 1 and fps is not None:
+            measured = 1.0 / float(np.median(np.diff(ft)))
+            if abs(measured - float(fps)) > 0.01 * float(fps):
+                out.append(Problem(where, f"fps attribute {float(fps):g} but frame_times give {measured:.4g} fps"))
+    if "pulse" not in sgrp and "resp" not in sgrp:
+        out.append(Problem(where, "has neither a pulse nor a respiration signal"))
+    if fps is not None and n is not None and int(n) > 0:
+        duration = (int(n) - 1) / float(fps)
+        for name in ("pulse", "resp"):
+            _check_signal(sgrp, where, name, duration, out)
+    if "videos" in sgrp and n is not None and "height" in attrs:
+        for vname, ds in sgrp["videos"].items():
+            if ds.shape != (int(n), int(attrs["height"]), int(attrs["width"]), 3):
+                out.append(Problem(where, f"video {vname!r} has shape {ds.shape}, expected ({n}, {attrs['height']}, {attrs['width']}, 3)"))
+    if "masks" in sgrp and "height" in attrs:
+        for mname, ds in sgrp["masks"].items():
+            if ds.shape[-2:] != (int(attrs["height"]), int(attrs["width"])):
+                out.append(Problem(where, f"mask {mname!r} has shape {ds.shape}"))
+    return out
 
 
 class CohortWriter:
@@ -355,6 +497,7 @@ class Session:
         self.participant = participant
         self.session = session
         self.key = f"{participant}/{session}"
+        self._problems: list[Problem] | None = None
         try:
             self.group: h5py.Group = cohort.h5["participants"][participant]["sessions"][session]
         except KeyError:
@@ -407,12 +550,29 @@ class Session:
         p = Path(_decode_attr(v))
         return p if p.is_absolute() else (self.cohort.path.parent / p)
 
+    def problems(self) -> list[Problem]:
+        """What :func:`physio.cohort.cohort_check` would report for this session (video checksum left out)."""
+        if self._problems is None:
+            self._problems = session_problems(self.cohort.path, self.group, self.key, verify_video=False)
+        return self._problems
+
+    def require_valid(self) -> None:
+        """:class:`CohortSchemaError` naming every problem when the session cannot be read truthfully
+        (signals shorter than the frames, timestamps that do not match, missing datasets …): readers
+        refuse it rather than invent what is not there."""
+        problems = self.problems()
+        if problems:
+            raise CohortSchemaError(f"{self.cohort.path}: session {self.key} is not valid (see `physio cohort "
+                                    f"check`): " + "; ".join(p.message for p in problems))
+
     @property
     def frame_times(self) -> np.ndarray:
+        self.require_valid()
         return self.group["frame_times"][()]
 
     # -- signals --------------------------------------------------------------------------------
     def _signal(self, name: str) -> tuple[np.ndarray, float, np.ndarray] | None:
+        self.require_valid()
         if name not in self.group:
             return None
         ds = self.group[name]
@@ -486,6 +646,7 @@ class Session:
 
     def read_frames(self, start: int = 0, stop: int | None = None, video: str | None = None) -> np.ndarray:
         """Frames ``[start, stop)`` as ``(t, H, W, 3)`` uint8 RGB (``video`` picks an extra rendering)."""
+        self.require_valid()
         stop = self.n_frames if stop is None else min(int(stop), self.n_frames)
         start = int(start)
         if not 0 <= start < stop:
@@ -502,6 +663,7 @@ class Session:
 
     def iter_frames(self, chunk: int = 64, video: str | None = None) -> Iterator[np.ndarray]:
         """Stream the session's frames in chunks of at most ``chunk`` frames."""
+        self.require_valid()
         ds = self._dataset(video)
         if ds is None:
             path = self.video_path
@@ -530,7 +692,7 @@ class Cohort:
         try:
             self.h5 = h5py.File(self.path, mode)
         except OSError as exc:
-            if "lock" in str(exc).lower():
+            if "unable to lock" in str(exc).lower() or "file locking" in str(exc).lower():
                 raise CohortSchemaError(
                     f"{self.path}: is open for {'writing' if mode == 'r' else 'reading or writing'} in another "
                     f"process (HDF5 file lock); close it first"

@@ -13,6 +13,8 @@ import os
 import sys
 import warnings
 
+from physio.atomic import check_output
+
 NAME = "bench-magnifiers"
 HELP = "circle benchmark (thesis §3.2.3): MSE/PSNR/SSIM, noise, sub-pixel, factor and no-motion tests"
 
@@ -51,6 +53,8 @@ def _parse_weights(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output(args.out, what="results file")
     from physio.errors import InputError, PhysioWarning  # noqa: PLC0415
     from physio.evaluation.circles import (
         BenchMethod,

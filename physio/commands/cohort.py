@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from physio.atomic import check_output, check_output_folder
 
 NAME = "cohort"
 HELP = "check, summarise, import and export HDF5 cohorts"
@@ -28,6 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("outdir")
     e.add_argument("--crf", type=int, default=18, help="H.264 quality (0–51, lower is better)")
     e.add_argument("--lossless", action="store_true", help="lossless RGB H.264")
+    e.add_argument("--overwrite", action="store_true", help="replace video.mp4/signals.csv in OUTDIR")
     e.set_defaults(_action=_export)
 
     from physio.cohort.importers import IMPORTERS, importer  # noqa: PLC0415 - importers load h5py/SciPy
@@ -36,6 +40,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         mod = importer(name)
         q = sub.add_parser(f"import-{name}", help=mod.HELP)
         mod.configure(q)
+        q.add_argument("--overwrite", action="store_true", help="replace the output cohort if it exists")
         q.set_defaults(_action=_import, _importer=mod)
 
 
@@ -79,6 +84,9 @@ def _info(args) -> int:
 def _export(args) -> int:
     from physio.cohort import cohort_export  # noqa: PLC0415
 
+    check_output_folder(args.outdir, inputs=[args.file])
+    for name in ("video.mp4", "signals.csv"):
+        check_output(Path(args.outdir) / name, inputs=[args.file], overwrite=args.overwrite)
     out = cohort_export(args.file, args.session, args.outdir, crf=args.crf, lossless=args.lossless)
     print(f"wrote {out['video']} and {out['signals']}")
     return 0
@@ -86,6 +94,8 @@ def _export(args) -> int:
 
 def _import(args) -> int:
     out = args.out
+    check_output(out, inputs=[getattr(args, "folder", None), *getattr(args, "files", [])], overwrite=args.overwrite,
+                 what="cohort file")
     keys = args._importer.run(args)
     print(f"wrote {out}: {len(keys)} sessions")
     return 0

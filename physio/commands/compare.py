@@ -6,7 +6,9 @@ import argparse
 import json
 import shlex
 import sys
+from contextlib import nullcontext
 
+from physio.atomic import check_output_folder, output_folder
 from physio.errors import InputError
 
 NAME = "compare"
@@ -82,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.cohort) == bool(args.videos):
         raise InputError("give either --cohort FILE or one or more VIDEO files")
+    if args.out:
+        check_output_folder(args.out, inputs=[args.cohort, *(args.videos or [])])
     split = lambda s: [v.strip() for v in s.split(",") if v.strip()] if s else None  # noqa: E731
     if args.cohort:
         clips = cohort_clips(args.cohort, args.source, split=args.split, participants=split(args.participants),
@@ -89,15 +93,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         clips = video_clips(args.videos, seconds=args.seconds)
     out = Path(args.out) if args.out else None
-    result = compare(clips, args.source, split(args.methods), device=None if args.device == "auto" else args.device,
-                     factors=args.factors, gain=args.gain, calibration_s=args.calibration_seconds,
-                     gamma_sweep=args.gamma_sweep, ablations=args.ablations,
-                     figures_dir=(out / "figures") if out else None, progress=not args.quiet)
     command = "physio " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["compare"] else \
         "physio compare (called from Python)"
-    result["command"] = command
-    if out:
-        result["files"] = write_report(result, out, command)
+    with output_folder(out) if out else nullcontext():
+        result = compare(clips, args.source, split(args.methods), device=None if args.device == "auto" else args.device,
+                         factors=args.factors, gain=args.gain, calibration_s=args.calibration_seconds,
+                         gamma_sweep=args.gamma_sweep, ablations=args.ablations,
+                         figures_dir=(out / "figures") if out else None, progress=not args.quiet)
+        result["command"] = command
+        if out:
+            result["files"] = write_report(result, out, command)
     if args.json:
         print(json.dumps(result))
     else:

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from physio.atomic import check_output_folder, output_folder
+
 NAME = "demo"
 HELP = "run the pipeline on a synthetic session generated on the fly (no input needed)"
 DESCRIPTION = (
@@ -32,10 +34,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from physio.demo import run_demo  # noqa: PLC0415
 
-    summary = run_demo(
-        out_dir=Path(args.out), task=args.task, duration_s=args.duration, size=args.size, fps=args.fps,
-        seed=args.seed, device=args.device, magnify=not args.no_magnify, log=lambda m: print(m, file=sys.stderr),
-    )
+    check_output_folder(args.out)
+    with output_folder(args.out):
+        summary = run_demo(
+            out_dir=Path(args.out), task=args.task, duration_s=args.duration, size=args.size, fps=args.fps,
+            seed=args.seed, device=args.device, magnify=not args.no_magnify, log=lambda m: print(m, file=sys.stderr),
+        )
     if args.json:
         print(json.dumps(summary))
     else:

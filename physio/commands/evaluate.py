@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from physio.atomic import check_output_folder
 from physio.rates.methods import RPPG_METHODS
 
 NAME = "evaluate"
@@ -32,6 +33,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from physio.evaluation.cohort import evaluate_cohort, table_markdown, write_outputs  # noqa: PLC0415
 
+    if args.out:
+        check_output_folder(args.out, inputs=[args.cohort])
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     result = evaluate_cohort(args.cohort, methods, args.split, args.pulse_model, args.resp_model, args.bands,
                              None if args.device == "auto" else args.device, progress=not args.quiet,

@@ -7,6 +7,7 @@ import ast
 import sys
 
 from physio import PULSE_BAND_HZ, RESP_BAND_HZ
+from physio.atomic import check_output
 from physio.errors import InputError
 
 NAME = "magnify"
@@ -78,6 +79,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (default 18)")
     p.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                    help="extra keyword for the method's factory (repeatable), e.g. --set sigma=0")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     out = p.add_argument_group("more outputs (made in the same pass; see docs/magnification-outputs.md)")
     out.add_argument("--side-by-side", metavar="SBS.mp4", help="also write original | magnified side by side")
@@ -160,6 +162,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--line chooses the scan line of --scanline, which was not given")
     if args.pixel is not None and args.traces is None:
         raise InputError("--pixel chooses the traced pixel of --traces, which was not given")
+    for out, what in ((args.output, "output video"), (args.side_by_side, "side-by-side video"),
+                      (args.scanline, "scan-line figure"), (args.traces, "pixel-trace figure"),
+                      (args.learning_curve, "learning-curve figure")):
+        if out is not None:
+            check_output(out, inputs=[args.video], overwrite=args.overwrite, what=what,
+                         suffixes=(".mp4", ".mkv", ".mov") if "video" in what else None)
     kwargs = build_kwargs(args)
     magnifier = get_magnifier(args.method, **kwargs)
     if hasattr(magnifier, "band_hz") and magnifier.band_hz is None:  # learned nets outside temporal mode

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from physio.atomic import check_output_folder
 from physio.rates.methods import PULSE_METHODS, RESP_METHODS
 
 NAME = "rates"
@@ -97,10 +98,9 @@ def _score(report, arrays, truth: dict) -> dict:
 def _write_outputs(out: Path, report, arrays) -> list[str]:
     import pandas as pd  # noqa: PLC0415 - deferred: building the parser must stay light
 
-    from physio.atomic import AtomicFile  # noqa: PLC0415
+    from physio.atomic import AtomicFile, output_folder  # noqa: PLC0415
     from physio.figures.rates import rates_figure  # noqa: PLC0415
 
-    out.mkdir(parents=True, exist_ok=True)
     fps = report.fps
     pw = arrays["pulse_wave"]
     rw = arrays["resp_wave"]
@@ -110,12 +110,13 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
     series = pd.DataFrame([{"signal": "hr", "t": t, "value": v} for t, v in report.hr_series]
                           + [{"signal": "br", "t": t, "value": v} for t, v in report.br_series])
     files = []
-    for name, frame in (("waveforms.csv", df), ("series.csv", series)):
-        with AtomicFile(out / name) as f:
-            frame.to_csv(f.tmp, index=False, float_format="%.6g")
-        files.append(str(out / name))
-    rates_figure(pw, rw, fps, report.hr_series, report.br_series, hr_bpm=report.hr_bpm, br_bpm=report.br_bpm,
-                 method=report.method, path=out / "rates.png")
+    with output_folder(out):
+        for name, frame in (("waveforms.csv", df), ("series.csv", series)):
+            with AtomicFile(out / name) as f:
+                frame.to_csv(f.tmp, index=False, float_format="%.6g")
+            files.append(str(out / name))
+        rates_figure(pw, rw, fps, report.hr_series, report.br_series, hr_bpm=report.hr_bpm, br_bpm=report.br_bpm,
+                     method=report.method, path=out / "rates.png")
     files.append(str(out / "rates.png"))
     return files
 
@@ -123,6 +124,8 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from physio.rates.measure import measure_rates  # noqa: PLC0415
 
+    if args.out:
+        check_output_folder(args.out, inputs=[args.video])
     truth = _load_truth(args.truth) if args.truth else None
     report, arrays = measure_rates(
         args.video, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,

@@ -7,6 +7,8 @@ import sys
 from contextlib import ExitStack, closing
 from pathlib import Path
 
+from physio.atomic import check_output, check_output_folder
+
 NAME = "roi"
 HELP = "detect and track the face (skin mask) and torso regions; write an overlay video and a CSV"
 DESCRIPTION = (
@@ -61,7 +63,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skin-gate", choices=("none", "adaptive", "fixed"), default="none",
                    help="YCrCb skin-colour gating of the drawn mask (default none)")
     p.add_argument("--crf", type=int, default=20, help="H.264 quality of the overlay (default 20)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _outputs(out: str) -> tuple[Path, Path]:
@@ -89,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from physio.roi import roi_detect, roi_overlay  # noqa: PLC0415
 
     video_path, csv_path = _outputs(args.output)
+    folder_out = video_path.parent == Path(args.output)  # OUT/overlay.mp4 + OUT/roi.csv: physio's own names
+    if folder_out:
+        check_output_folder(args.output, inputs=[args.video])
+    for out, what in ((video_path, "overlay video"), (csv_path, "ROI table")):
+        check_output(out, inputs=[args.video], overwrite=args.overwrite or folder_out, what=what)
     reader = VideoReader(args.video, start_s=args.start, end_s=args.end, fps=args.fps)
     n = len(reader)
     with tqdm(total=n, unit="frame", file=sys.stderr, disable=args.quiet or None, desc="roi: detect") as bar, \

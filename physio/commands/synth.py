@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from physio.atomic import check_output
 from physio.errors import InputError
 
 NAME = "synth"
@@ -44,7 +45,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, default=None, help="H.264 round trip of every rendering at this CRF")
     p.add_argument("--compression", choices=("gzip", "lzf", "none"), default="lzf",
                    help="HDF5 frame compression (default lzf: fast; gzip: smaller, portable)")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists (default: refuse)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if not tasks:
         raise InputError("--tasks is empty")
+    check_output(args.out, overwrite=args.overwrite, what="cohort file")
     t0 = time.perf_counter()
     path = synth_cohort(
         args.out,

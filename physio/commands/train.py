@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from physio.atomic import check_output_folder, output_folder
+
 NAME = "train"
 HELP = "train a network on an HDF5 cohort (config from configs/*.yaml; any key overridable)"
 
@@ -25,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from physio.config import apply_overrides, load_config  # noqa: PLC0415
     from physio.train.loop import TrainConfig, train  # noqa: PLC0415
 
+    check_output_folder(args.out, inputs=[args.cohort])
     cfg = apply_overrides(load_config(TrainConfig, args.config), args)
-    summary = train(cfg, args.cohort, args.out, resume=args.resume, progress=not args.no_progress)
+    with output_folder(args.out):
+        summary = train(cfg, args.cohort, args.out, resume=args.resume, progress=not args.no_progress)
     if summary["rank"] == 0:
         last = summary["history"][-1] if summary["history"] else {}
         print(json.dumps({"checkpoint": summary["checkpoint"], "wall_s": summary["wall_s"], **last}))

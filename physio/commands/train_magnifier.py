@@ -12,6 +12,8 @@ import argparse
 import dataclasses
 import json
 
+from physio.atomic import check_output, check_output_folder
+
 NAME = "train-magnifier"
 HELP = "train, export and inspect the learned motion magnifiers (oh, lwmm-m1, lwmm-m2)"
 
@@ -61,6 +63,7 @@ def _train(args) -> int:
     from physio.magnify.learned.train import MagTrainConfig, train_magnifier  # noqa: PLC0415
 
     cfg = apply_overrides(load_config(MagTrainConfig, args.config), args)
+    check_output_folder(args.out)
     summary = train_magnifier(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     for s in summary["stages"]:
         state = "finished" if s["done"] else f"stopped ({s.get('stopped', 'interrupted')})"
@@ -81,6 +84,7 @@ def _make_data(args) -> int:
     if args.size:
         data = SynthConfig(**(dataclasses.asdict(data) | {"size": args.size}))
     with tqdm(total=args.samples, desc="samples", unit="pair") as bar:
+        check_output(args.out, what="dataset file")
         path = dataset_write(args.out, args.samples, data, seed=args.seed, progress=bar.update)
     print(f"{path}: {args.samples} pairs of {data.size}×{data.size} px")
     return 0
@@ -99,6 +103,7 @@ def _export(args) -> int:
         "train": args.train_command or f"physio train-magnifier train --config configs/{cfg['name']}.yaml -o {args.run}",
         "export": f"physio train-magnifier export {args.run} {args.out} --bench {args.bench}"},
         "complexity_720": complexity(build_net(cfg["arch"], cfg["arch_args"]))}
+    check_output(args.out, inputs=[args.run], what="weights file")
     path = export_run(args.run, args.out, extra)
     net, info = load_weights(path)
     card = info["card"] | {"factor_response": factor_response(net)}

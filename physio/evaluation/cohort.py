@@ -8,7 +8,8 @@ For every selected session, each method estimates the whole-session HR (pulse me
 Methods:
 
 * ``pulse_cnn`` / ``resp_cnn`` — the networks (default: the shipped weights) on the representation they
-  were trained on, computed and cached in the cohort file (``cache/<key>``).
+  were trained on, computed once and kept in the cohort's cache file (:mod:`physio.represent.cache`;
+  the cohort itself is only read).
 * ``pos``, ``chrom``, ``green`` — classical rPPG on the spatial mean of the session's ``skin`` mask
   (the ground-truth mask of synthetic cohorts; the whole frame when a cohort has none — stated in the
   output as ``rppg_region``), or with ``rppg_mask="detect"`` of the skin mask `physio rates` draws
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from physio.atomic import AtomicFile, atomic_write_text
+from physio.atomic import AtomicFile, atomic_write_text, output_folder
 from physio.cohort import Cohort
 from physio.cohort.digest import cohort_content_sha256
 from physio.device import resolve_device
@@ -36,7 +37,7 @@ from physio.rates.measure import SkinMeans
 from physio.rates.methods import RPPG_METHODS
 from physio.rates.rppg import rppg_pulse, skin_rgb_means
 from physio.rates.waveform import estimate_rate, reference_rate, snr_db
-from physio.represent.cache import ensure_cache
+from physio.represent.cache import CacheReader, ensure_cache
 from physio.roi import roi_detect
 from physio.train.loop import predict_session
 
@@ -125,7 +126,7 @@ def evaluate_cohort(
         keys[m] = ensure_cache(cohort_path, ckpt["representation"], device=str(dev), progress=progress)
     rows = []
     regions: set[str] = set()
-    with Cohort(cohort_path) as c:
+    with Cohort(cohort_path) as c, CacheReader(cohort_path) as cache:
         sessions = list(c.sessions(participants=participants))
         if not sessions:
             raise InputError(f"{cohort_path}: no sessions to evaluate")
@@ -143,7 +144,7 @@ def evaluate_cohort(
                     if m in nets:
                         net, ckpt = nets[m]
                         std = bool(ckpt["representation"].get("standardize", True))
-                        y = predict_session(net, s.group[f"cache/{keys[m]}"], dev, standardize=std)
+                        y = predict_session(net, cache.require(s.key, keys[m]), dev, standardize=std)
                         est = estimate_rate(y, s.fps, source, derivative=True, bands=bands, with_series=False)
                     else:
                         if rgb is None:
@@ -198,8 +199,11 @@ def table_markdown(result: dict) -> str:
 
 def write_outputs(result: dict, out_dir) -> list[str]:
     """``evaluation.csv`` (table), ``sessions.csv``, ``evaluation.md``, ``bland_altman_<method>.png``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_folder(out_dir) as out:
+        return _write_outputs(result, out)
+
+
+def _write_outputs(result: dict, out: Path) -> list[str]:
     files = []
     for name, df in (("evaluation.csv", pd.DataFrame(result["table"])), ("sessions.csv", pd.DataFrame(result["sessions"]))):
         with AtomicFile(out / name) as f:

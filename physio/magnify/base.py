@@ -112,6 +112,7 @@ def magnify_stream(
     grad = bool(getattr(magnifier, "needs_grad", False))
 
     stack: np.ndarray | None = None  # frames from (first not-yet-emitted − left) onward
+    emitted = 0
     left = 0  # leading frames of `stack` that are context only (already emitted)
 
     def run_block(core: int) -> np.ndarray:
@@ -140,11 +141,14 @@ def magnify_stream(
         while len(stack) - left >= block + margin:
             out = run_block(block)
             advance(block)
+            emitted += len(out)
             if progress is not None:
                 progress(len(out))
             yield out
     if stack is None:
         raise InputError("no frames to magnify")
+    if emitted == 0 and len(stack) < 2:
+        raise InputError(f"video too short for {magnifier.name}: 1 frame; a temporal magnifier needs at least 2")
     while len(stack) - left > 0:
         core = min(block, len(stack) - left)
         out = run_block(core)

@@ -25,6 +25,7 @@ from scipy.signal import find_peaks
 from tqdm import tqdm
 
 from physio import __version__
+from physio.atomic import scratch_dir
 from physio.cohort.format import CohortWriter
 from physio.errors import InputError
 from physio.io import VideoReader, VideoWriter
@@ -644,7 +645,7 @@ def synth_cohort(
         "noise": bool(noise),
         "crf": -1 if crf is None else int(crf),
     }
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.shards-", dir=out_path.parent))
+    tmpdir = scratch_dir(out_path, "shards")
     jobs = [{"plan": dict(plan_kw, participant=i, task=t), "shard": str(tmpdir / f"{i:04d}_{t}.h5"),
              "scratch": str(tmpdir / f"scratch_{i:04d}_{t}"), "compression": compression}
             for i in range(n_p) for t in task_list]

@@ -1,7 +1,7 @@
 """Streaming training data: blocks of consecutive cached representations with derivative labels.
 
-A cohort session's representation is cached as ``cache/<key>/x`` (``(T-1, C, S, S)``, chunked along
-time; see :mod:`physio.represent.cache`).  :class:`BlockDataset` indexes *blocks* of ``block``
+A cohort session's representation is cached as ``x`` (``(T-1, C, S, S)``, chunked along time) in the
+cohort's cache file (see :mod:`physio.represent.cache`).  :class:`BlockDataset` indexes *blocks* of ``block``
 consecutive time points of the sessions in a split; one ``__getitem__`` reads one contiguous slice
 from HDF5, so batches are assembled from a few blocks and the cohort is never loaded into memory.
 Each worker process opens the file itself.
@@ -9,16 +9,13 @@ Each worker process opens the file itself.
 
 from __future__ import annotations
 
-import os
-
-import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from physio.cohort import Cohort, Split
 from physio.errors import CohortSchemaError, InputError
-from physio.represent.cache import read_cache
+from physio.represent.cache import CacheReader, read_cache
 
 __all__ = ["BlockDataset", "derivative_labels", "collate_blocks"]
 
@@ -54,7 +51,7 @@ class BlockDataset(Dataset):
     Parameters
     ----------
     cohort_path : str
-        Cohort file with the representation cached under ``cache/<cache_key>``.
+        Cohort file whose representation ``cache_key`` has been cached (:func:`physio.represent.cache.ensure_cache`).
     split : Split
         Which participants (and, for time splits, which fraction of each session's frames).
     cache_key : str
@@ -82,14 +79,10 @@ class BlockDataset(Dataset):
         self.standardize = bool(standardize)
         self.items: list[tuple[str, int, int]] = []
         self.labels: dict[str, np.ndarray] = {}
+        self.cache = CacheReader(self.path)
         with Cohort(self.path) as c:
             for s in c.sessions(participants=split.participants):
-                if f"cache/{cache_key}" not in s.group:
-                    raise CohortSchemaError(
-                        f"{self.path}: {s.key} has no cached representation {cache_key!r}; "
-                        "compute it first (physio.represent.cache / physio train does it)"
-                    )
-                n = s.group[f"cache/{cache_key}/x"].shape[0]
+                n = self.cache.require(s.key, cache_key)["x"].shape[0]
                 y = _labels_for(s, source)[:n]
                 if len(y) != n:
                     raise CohortSchemaError(f"{s.key}: {len(y)} labels for {n} representation samples")
@@ -100,10 +93,9 @@ class BlockDataset(Dataset):
                 self.labels[s.key] = y
                 for start in range(lo, hi, self.block):
                     self.items.append((s.key, start, min(start + self.block, hi)))
+        self.cache.close()
         if not self.items:
             raise InputError(f"split {split.name!r} selects no data in {self.path}")
-        self._h5 = None
-        self._pid = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -112,29 +104,15 @@ class BlockDataset(Dataset):
     def n_samples(self) -> int:
         return sum(b - a for _, a, b in self.items)
 
-    def _file(self) -> h5py.File:
-        if self._h5 is None or self._pid != os.getpid():
-            self._h5 = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._h5
-
     def session_keys(self) -> list[str]:
         return sorted(self.labels)
 
     def __getitem__(self, i: int):
         key, a, b = self.items[i]
-        p, s = key.split("/")
-        grp = self._file()["participants"][p]["sessions"][s]["cache"][self.cache_key]
+        grp = self.cache.require(key, self.cache_key)
         x = torch.from_numpy(read_cache(grp, a, b, self.standardize))
         y = torch.from_numpy(self.labels[key][a:b])
         return x, y
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_h5"] = None
-        state["_pid"] = None
-        return state
-
 
 def collate_blocks(items):
     """Concatenate blocks into one batch ``(N, C, S, S)``, ``(N,)``."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import random
 import time
@@ -72,6 +73,14 @@ class TrainConfig:
             raise InputError(f"split must be holdout, kfold or time, got {self.split!r}")
         if self.epochs < 1 or self.block < 1 or self.batch_blocks < 1:
             raise InputError("epochs, block and batch_blocks must be ≥ 1")
+        for name, lo in (("lr", 0.0), ("weight_decay", None), ("test_fraction", None), ("val_fraction", None)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or (lo is not None and v <= lo) or v < 0:
+                raise InputError(f"{name} must be a finite number{' > 0' if lo is not None else ' ≥ 0'}, got {v!r}")
+        if self.test_fraction + self.val_fraction >= 1:
+            raise InputError(f"test_fraction + val_fraction must be < 1, got {self.test_fraction} + {self.val_fraction}")
+        if self.samples_per_epoch < 0 or self.workers < 0 or self.threads < 0:
+            raise InputError("samples_per_epoch, workers and threads must be ≥ 0")
 
 
 def _make_split(cfg: TrainConfig, cohort_path) -> dict:
@@ -126,16 +135,21 @@ class _EpochSampler(Sampler):
 
 
 def _rng_state() -> dict:
+    """Every RNG's state as tensors and plain data (checkpoints load with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
         "python": random.getstate(),
     }
 
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     random.setstate(state["python"])
 
 
@@ -157,7 +171,8 @@ def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
     with Cohort(dataset.path) as c:
         for key in dataset.session_keys():
             s = c[key]
-            pred = predict_session(net, s.group[f"cache/{dataset.cache_key}"], device, standardize=dataset.standardize)
+            pred = predict_session(net, dataset.cache.require(s.key, dataset.cache_key), device,
+                                   standardize=dataset.standardize)
             y = dataset.labels[key][: len(pred)]
             mses.append(float(np.mean((pred - y) ** 2)))
             try:
@@ -167,6 +182,7 @@ def _validate(net, dataset: BlockDataset, cfg: TrainConfig, device) -> dict:
             except InputError:
                 continue
             errs.append(abs(est - ref))
+    dataset.cache.close()
     return {"val_rate_mae": float(np.mean(errs)) if errs else float("nan"), "val_mse": float(np.mean(mses))}
 
 
@@ -271,7 +287,7 @@ class _Run:
             "split": {k: v.to_dict() for k, v in self.parts.items()},
             "rng": rng_states,
             "world_size": self.world,
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),
             "best_val": best_val,
         }
 

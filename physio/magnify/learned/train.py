@@ -42,6 +42,7 @@ from physio.magnify.learned.data import NoiseConfig, SynthConfig, make_batch, op
 from physio.magnify.learned.losses import LossWeights, PerceptualLoss, make_objective
 from physio.magnify.learned.nets import ARCHS, LWMMNet, build_net
 from physio.magnify.learned.weights import load_weights, save_weights
+from physio.nets.registry import read_torch_file
 
 __all__ = ["MagTrainConfig", "train_magnifier", "load_checkpoint", "export_run", "CHECKPOINT_FORMAT"]
 
@@ -119,7 +120,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: checkpoint not found")
-    ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    ckpt = read_torch_file(p, "magnifier training checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{p}: not a physio magnifier training checkpoint")
     return ckpt

@@ -17,12 +17,12 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from physio.atomic import atomic_torch_save, atomic_write_text
 from physio.errors import InputError
 from physio.magnify.learned.nets import ARCHS, build_net
+from physio.nets.registry import read_torch_file
 from physio.nets.weights import models_dir
 
 __all__ = ["WEIGHTS_FORMAT", "MODEL_FILES", "models_dir", "default_weights_path", "save_weights", "load_weights",
@@ -61,10 +61,7 @@ def load_weights(path: str | os.PathLike, map_location="cpu") -> tuple[nn.Module
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: weights file not found")
-    try:
-        obj = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same to the user
-        raise InputError(f"{p}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    obj = read_torch_file(p, "learned-magnifier weights file", map_location)
     if not isinstance(obj, dict):
         raise InputError(f"{p}: not a physio learned-magnifier weights file")
     if obj.get("format") == WEIGHTS_FORMAT:
