@@ -29,6 +29,7 @@ import atexit
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,8 +83,6 @@ def scratch_dir(path: str | os.PathLike, tag: str = "scratch") -> Path:
     """A fresh scratch folder ``.NAME.TAG-PID`` beside ``path`` (e.g. the shards of `physio synth`);
     scratch folders of the same destination left by processes that no longer run are removed first.
     The caller removes the folder when done."""
-    import shutil  # noqa: PLC0415 - only scratch folders need it
-
     p = Path(path)
     pattern = re.compile(rf"^\.{re.escape(p.name)}\.{re.escape(tag)}-(\d+)$")
     for q in p.parent.iterdir() if p.parent.is_dir() else ():

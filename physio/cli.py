@@ -15,6 +15,7 @@ code 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib
 import pkgutil
 import re
@@ -65,6 +66,21 @@ def _command_modules() -> list:
     return mods
 
 
+def _bound_heap() -> None:
+    """Ask glibc to serve large blocks (≥ 64 KiB) by mmap and return them at once: by default its mmap
+    threshold grows to 32 MiB after the first large free, after which the frame-sized buffers of a
+    streaming run are carved from the heap and fragment it, so the resident size creeps up with the
+    video's length (measured: colour EVM on 640 × 480 frames, +778 MiB → +467 MiB peak for 20 s)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD (also stops its dynamic growth)
+        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def _chosen(argv: Sequence[str], names: set[str]) -> str | None:
     """The sub-command named on the command line (the first word that is one), if any."""
     return next((a for a in argv if a in names), None)
@@ -104,6 +120,7 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _bound_heap()
     args_list = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(args_list)
     args = parser.parse_args(args_list)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from physio.errors import InputError
-from physio.magnify.base import Magnifier, magnify_stream, to_tensor
+from physio.magnify.base import Magnifier, blocked_stream, magnify_stream, to_tensor
 from physio.magnify.learned.magnifier import LearnedMagnifier
 from physio.magnify.learned.nets import build_net
 from physio.evaluation.circles import (
@@ -334,6 +334,21 @@ def test_magnifier_modes_on_a_short_clip(small_clip, arch, args, mode):
     whole = mag.process(to_tensor(clip), 30.0) if mode != "static" else None
     if mode == "dynamic":
         assert torch.isfinite(whole).all()
+
+
+@pytest.mark.parametrize("arch,args", [("oh", TINY_OH), ("lwmm-m2", TINY_LWMM)])
+def test_temporal_window_stream_equals_block_driver(small_clip, arch, args):
+    """Temporal mode streams through a bounded window of band-passed features (the encoder runs again
+    for each output frame): the same output as the block driver with the same block, to 1 grey level."""
+    torch.manual_seed(0)
+    net = build_net(arch, args)
+    clip = small_clip[:, :30, :42]
+    mag = LearnedMagnifier(arch, factor=8.0, mode="temporal", net=net, band_hz=(1.0, 4.0))
+    chunks = lambda: (clip[i : i + 5] for i in range(0, len(clip), 5))  # noqa: E731
+    ref = np.concatenate(list(blocked_stream(mag, chunks(), 30.0, block_frames=8)))
+    out = np.concatenate(list(magnify_stream(mag, chunks(), 30.0, block_frames=8)))
+    assert out.shape == clip.shape
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
 
 
 def test_static_reference_is_kept_across_blocks(small_clip):

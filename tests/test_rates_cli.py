@@ -33,7 +33,9 @@ def test_rates_pos_full_frame_json_and_outputs(pulsing_video, tmp_path, capsys):
     assert {"hr_bpm", "br_bpm", "hr_series", "br_series", "method", "fps"} <= set(out)
     assert out["method"] == "pos" and out["fps"] == pytest.approx(15.0)
     assert abs(out["hr_bpm"] - 84) < 2
-    assert all({"t", "value"} == set(s) for s in out["hr_series"])
+    assert all({"t", "value", "quality"} == set(s) for s in out["hr_series"])
+    assert all(s["quality"] > 3 for s in out["hr_series"])  # a clean synthetic pulse: a clear peak (dB)
+    assert out["valid_fraction"] == 1.0 and out["confidence"]["hr"]["level"] == "high", out["confidence"]
     assert out["truth"]["hr"]["abs_error"] < 2
     for name in ("waveforms.csv", "series.csv", "rates.png"):
         assert (tmp_path / "o" / name).stat().st_size > 0

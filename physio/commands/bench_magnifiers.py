@@ -21,6 +21,7 @@ HELP = "circle benchmark (thesis §3.2.3): MSE/PSNR/SSIM, noise, sub-pixel, fact
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="128-px frames, radius 20, 3 videos, short sweeps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
     p.add_argument("--methods", default="auto",
                    help="comma-separated: identity, oh, lwmm-m1, lwmm-m2 and registered classical methods; "
                         "'auto' (default): identity + learned nets with weights + registered classical methods")
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"unknown method {n!r}; available: identity, {', '.join(ARCHS)}"
                              + (f", {', '.join(classical)}" if classical else " (no classical registry found)"))
     res = circle_benchmark(methods, cfg, sweeps=not args.no_sweeps,
-                           progress=lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
+                           progress=None if args.quiet else lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     res["environment"] = _environment(args.device)
     table = format_results(res)
     print(table)

@@ -11,7 +11,7 @@ from physio.atomic import check_output
 from physio.errors import InputError
 
 NAME = "magnify"
-HELP = "magnify pulse colour or respiration motion in a video (evm, phase, vam, …)"
+HELP = "magnify pulse colour or respiration motion in a video (deepmag, evm, phase, vam, oh, lwmm, …)"
 DESCRIPTION = (
     "Magnify a video with a registered method, streamed in overlapping temporal blocks (memory bounded "
     "by --block-frames, not by the video's length). --source picks the DeepMag paper's band (pulse "

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from physio.atomic import check_output_folder
+from physio.errors import InputError
 from physio.rates.methods import PULSE_METHODS, RESP_METHODS
 
 NAME = "rates"
@@ -23,7 +24,7 @@ DESCRIPTION = (
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("video")
+    p.add_argument("video", nargs="+", help="a video; with --batch: videos, folders and globs")
     p.add_argument("--method", default="cnn", choices=PULSE_METHODS,
                    help="pulse estimator (default cnn = shipped PulseNet)")
     p.add_argument("--resp-method", default="cnn", choices=RESP_METHODS,
@@ -35,8 +36,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, help="frame-rate override")
     p.add_argument("--start", type=float, metavar="S")
     p.add_argument("--end", type=float, metavar="S")
-    p.add_argument("--bands", default="deepmag", choices=("deepmag", "rppg-toolbox", "mtts-can"),
+    p.add_argument("--bands", default=None, choices=("deepmag", "rppg-toolbox", "mtts-can"),
                    help="pass bands: deepmag 0.7-2.5/0.16-0.5 Hz (default), rppg-toolbox 0.6-3.3/0.13-0.5 Hz")
+    p.add_argument("--subject", default="adult", choices=("adult", "child", "infant"),
+                   help="rate bands that fit the subject: adult = --bands (HR 42-150 bpm, BR 9.6-30 /min by "
+                        "default); child HR 60-150, BR 15-40; infant HR 100-180, BR 30-60")
     p.add_argument("--pulse-model", default="pulse_cnn", help="shipped name or checkpoint path")
     p.add_argument("--resp-model", default="resp_cnn", help="shipped name or checkpoint path")
     p.add_argument("--device", default="auto")
@@ -45,12 +49,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-o", "--out", metavar="DIR", help="also write waveforms.csv, series.csv and rates.png here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--batch", action="store_true",
+                   help="many videos: -o RESULTS.csv|.parquet gets one row per video (a failed video is recorded and "
+                        "skipped; a re-run skips the finished ones)")
+    p.add_argument("--workers", type=int, default=1, help="--batch: videos measured in parallel (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="--batch: start the results file afresh")
 
 
 def _load_truth(path: str) -> dict:
     import pandas as pd  # noqa: PLC0415
-
-    from physio.errors import InputError  # noqa: PLC0415
 
     p = Path(path)
     if not p.exists():
@@ -121,27 +128,61 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
     return files
 
 
+def _run_batch(args: argparse.Namespace, bands: str) -> int:
+    from physio.rates.batch import run_batch  # noqa: PLC0415
+
+    if not args.out:
+        raise InputError("--batch needs -o RESULTS.csv or RESULTS.parquet")
+    if args.truth:
+        raise InputError("--truth scores one video; it does not apply to --batch")
+    rows = run_batch(args.video, args.out, method=args.method, resp_method=args.resp_method, roi=args.roi,
+                     detector=args.detector, every=args.every, pulse_model=args.pulse_model,
+                     resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
+                     workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    failed = [r for r in rows if r["error"]]
+    for r in failed:
+        print(f"physio: warning: {r['video']}: {r['error']}", file=sys.stderr)
+    summary = {"results": str(args.out), "videos": len(rows), "failed": len(failed)}
+    print(json.dumps(summary) if args.json else f"{args.out}: {len(rows)} videos, {len(failed)} failed")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from physio.rates.measure import measure_rates  # noqa: PLC0415
 
+    if args.subject != "adult" and args.bands is not None:
+        raise InputError(f"--subject {args.subject} sets the bands itself; leave out --bands {args.bands}")
+    bands = args.subject if args.subject != "adult" else (args.bands or "deepmag")
+    if args.batch:
+        return _run_batch(args, bands)
+    if len(args.video) != 1:
+        raise InputError(f"{len(args.video)} videos given: measure several with --batch -o RESULTS.csv")
+    if args.workers != 1 or args.overwrite:
+        raise InputError("--workers and --overwrite apply to --batch only")
+    args.video = args.video[0]
     if args.out:
         check_output_folder(args.out, inputs=[args.video])
     truth = _load_truth(args.truth) if args.truth else None
     report, arrays = measure_rates(
         args.video, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,
         every=args.every, fps=args.fps, start_s=args.start, end_s=args.end, pulse_model=args.pulse_model,
-        resp_model=args.resp_model, bands=args.bands, device=None if args.device == "auto" else args.device,
+        resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
         progress=not args.quiet,
     )
+    report.extra["subject"] = args.subject
     if truth is not None:
         report.extra["truth"] = _score(report, arrays, truth)
+    for line in report.extra["warnings"]:
+        print(f"physio: warning: {line}", file=sys.stderr)
     if args.out:
         report.extra["files"] = _write_outputs(Path(args.out), report, arrays)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        br = "n/a" if report.br_bpm is None else f"{report.br_bpm:.1f} breaths/min"
-        print(f"{args.video}: HR {report.hr_bpm:.1f} bpm ({report.method}), BR {br} ({args.resp_method})")
+        conf = report.extra["confidence"]
+        br = "n/a" if report.br_bpm is None else f"{report.br_bpm:.1f} breaths/min ({conf['br']['level']} confidence)"
+        print(f"{args.video}: HR {report.hr_bpm:.1f} bpm ({report.method}, {conf['hr']['level']} confidence), "
+              f"BR {br} ({args.resp_method})")
         if truth is not None:
             print("truth: " + json.dumps(report.extra["truth"]), file=sys.stdout)
     return 0

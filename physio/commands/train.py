@@ -19,7 +19,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cohort", required=True, help="HDF5 cohort file")
     p.add_argument("-o", "--out", default="runs", help="folder for checkpoints (default: runs/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="no progress bars (--no-progress: the older spelling)")
     add_config_flags(p, TrainConfig)
 
 

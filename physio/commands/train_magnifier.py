@@ -27,7 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     t.add_argument("--config", required=True, help="YAML config (configs/oh2018.yaml, lwmm_m1.yaml, lwmm_m2.yaml)")
     t.add_argument("-o", "--out", required=True, help="run folder (checkpoints, history.json)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.add_argument("-q", "--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="no progress bars (--no-progress: the older spelling)")
     add_config_flags(t, MagTrainConfig)
     t.set_defaults(_action=_train)
 
@@ -37,6 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     d.add_argument("--config", help="take the data: section of this training config")
     d.add_argument("--size", type=int, help="crop size in pixels (overrides the config)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d.set_defaults(_action=_make_data)
 
     e = sub.add_parser("export", help="write a finished run as shipped weights + model card")
@@ -83,7 +85,7 @@ def _make_data(args) -> int:
     data = load_config(MagTrainConfig, args.config).data if args.config else SynthConfig()
     if args.size:
         data = SynthConfig(**(dataclasses.asdict(data) | {"size": args.size}))
-    with tqdm(total=args.samples, desc="samples", unit="pair") as bar:
+    with tqdm(total=args.samples, desc="samples", unit="pair", disable=args.quiet) as bar:
         check_output(args.out, what="dataset file")
         path = dataset_write(args.out, args.samples, data, seed=args.seed, progress=bar.update)
     print(f"{path}: {args.samples} pairs of {data.size}×{data.size} px")

@@ -67,7 +67,7 @@ def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
         sink = SkinMeans(track)
         for frames in session.iter_frames(chunk=128):
             sink.push(frames)
-        return sink.held(session.key), "detected skin mask"
+        return sink.bridged(session.key), "detected skin mask"
     if "skin" in session.mask_names:
         mask_ds = session.group["masks/skin"]
         out = []

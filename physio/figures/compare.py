@@ -110,7 +110,7 @@ def write_figures(result: dict, recordings: dict, source: str, out_dir, ablation
                        color="k", label="truth")
         clips_ = [r["session"] for r in result["sessions"] if r["method"] == "original"]
         ax.set_xticks(np.arange(len(clips_)), clips_, rotation=60, fontsize="x-small")
-        ax.set_ylabel(f"{rt.upper()} measured from the output [{'bpm' if rt == 'hr' else '/min'}]")
+        ax.set_ylabel(f"{rt.upper()} measured from the output [{'bpm' if rt == 'hr' else 'breaths/min'}]")
     if drawn:
         fig.axes[0].legend(fontsize="x-small")
         keep("rates", fig)

@@ -21,7 +21,7 @@ import torch
 
 from physio.errors import InputError
 
-__all__ = ["Magnifier", "magnify_stream", "to_tensor", "to_uint8"]
+__all__ = ["Magnifier", "magnify_stream", "blocked_stream", "to_tensor", "to_uint8"]
 
 
 def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu", dtype=torch.float32) -> torch.Tensor:
@@ -73,6 +73,7 @@ def magnify_stream(
     fps: float,
     block_frames: int | None = None,
     progress=None,
+    again=None,
 ) -> Iterator[np.ndarray]:
     """Run ``magnifier`` over a stream of ``uint8 (t, H, W, 3)`` chunks; yield magnified uint8 chunks.
 
@@ -88,6 +89,9 @@ def magnify_stream(
         :meth:`Magnifier.process` sees at most ``block_frames + 2 × margin`` frames.
     progress : callable, optional
         Called with the number of frames emitted after each block (e.g. ``tqdm.update``).
+    again : callable, optional
+        Returns a fresh iterator over the same chunks (the video read again); a windowed magnifier
+        (:mod:`physio.magnify.window`) then re-reads the frames instead of keeping them.
 
     Yields
     ------
@@ -100,9 +104,16 @@ def magnify_stream(
     integration over time cannot restart at block edges, like DeepMag) is delegated to it.
     """
     custom = getattr(magnifier, "stream", None)
-    if callable(custom):  # a magnifier with its own stateful streaming (e.g. DeepMag)
-        yield from custom(chunks, fps, progress=progress)
+    if callable(custom):  # a magnifier with its own streaming (DeepMag; the windowed ones)
+        kw = {"again": again} if again is not None and getattr(magnifier, "rereads", False) else {}
+        yield from custom(chunks, fps, progress=progress, block_frames=block_frames, **kw)
         return
+    yield from blocked_stream(magnifier, chunks, fps, block_frames, progress)
+
+
+def blocked_stream(magnifier: Magnifier, chunks: Iterable[np.ndarray], fps: float, block_frames: int | None = None,
+                   progress=None) -> Iterator[np.ndarray]:
+    """The generic driver of :func:`magnify_stream`: :meth:`Magnifier.process` on overlapping blocks."""
     margin = int(magnifier.margin_frames(fps))
     block = int(block_frames) if block_frames else max(4 * margin, 128)
     if block < 1:

@@ -343,7 +343,8 @@ class DeepMag(Magnifier):
         pending.clear()
         return self._ascend(allx, record)
 
-    def stream(self, chunks: Iterable[np.ndarray], fps: float, progress=None, record: bool = False) -> Iterator[np.ndarray]:
+    def stream(self, chunks: Iterable[np.ndarray], fps: float, progress=None, record: bool = False,
+               block_frames: int | None = None) -> Iterator[np.ndarray]:
         """Magnify a stream of ``uint8 (t, H, W, 3)`` chunks; yields magnified uint8 chunks."""
         if not (np.isfinite(fps) and fps > 0):
             raise InputError(f"fps must be positive, got {fps}")
@@ -555,7 +556,7 @@ class _AutoBoxDeepMag(DeepMag):
         self.region = region
         self.detect_s = float(detect_s)
 
-    def stream(self, chunks, fps, progress=None, record: bool = False):
+    def stream(self, chunks, fps, progress=None, record: bool = False, block_frames: int | None = None):
         if self.box is not None:
             yield from super().stream(chunks, fps, progress=progress, record=record)
             return

@@ -30,7 +30,9 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -47,6 +49,7 @@ from physio.magnify._checks import (
 )
 from physio.magnify.base import Magnifier
 from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter, check_band
+from physio.magnify.window import filter_rows, window_stream
 
 __all__ = [
     "EulerianMagnifier",
@@ -276,6 +279,55 @@ class EulerianMagnifier(Magnifier):
             delta = apply_rgb_matrix(colour, laplacian_collapse(bands, torch.zeros_like(residual)))
             del bands
         return delta.add_(x)
+
+
+    # -- streaming -------------------------------------------------------------------------------------
+    rereads = True
+    """The stream can decode the frames again for the synthesis (``again``) instead of keeping them."""
+
+    def stream(self, chunks, fps: float, progress=None, block_frames: int | None = None, again=None) -> Iterator[np.ndarray]:
+        """Stream a video (``uint8 (t, H, W, 3)`` chunks) through the magnifier in bounded memory.
+
+        The temporal filter acts only on the decomposition's filtered components (colour mode: the
+        small Gaussian level; motion mode: the Laplacian levels with a non-zero factor, which leaves
+        out the full-resolution finest level), so the stream keeps just those for the temporal window
+        and the original frames as ``uint8`` until they are emitted (:func:`physio.magnify.window.window_stream`;
+        ``block_frames`` output frames per step, default :data:`physio.magnify.window.DEFAULT_CORE`).
+        The result equals :func:`physio.magnify.base.blocked_stream` with the same ``block_frames``.
+        """
+        fps = check_fps(fps, "evm")
+        check_band(self.band_hz, fps, "evm: band_hz")
+        yield from window_stream(self, chunks, fps, self.margin_frames(fps), block_frames, progress, again)
+
+    # the two halves of :meth:`process`, per frame, for the stream (see physio.magnify.window)
+    def _stream_setup(self, h: int, w: int, x: Tensor) -> None:
+        self._lev = self._levels_for(h, w)
+        self._sizes = _sizes(h, w, self._lev)
+        self._colour = chroma_matrix(self.chroma_attenuation, x)
+        if self.mode == "motion":
+            self._alphas = level_alphas(self.alpha, self._lev, self.lambda_c, self.amplify_finest)
+
+    def _analyse(self, x: Tensor) -> list[Tensor]:
+        """The components the temporal filter acts on, for a batch of frames ``(B, 3, H, W)``."""
+        if self.mode == "color":
+            return [gaussian_level(x, self._lev)]
+        bands, _ = laplacian_pyramid(x, self._lev)
+        return [b for b, a in zip(bands, self._alphas) if a]
+
+    def _filter_rows(self, window, fps, start, stop):
+        return filter_rows(self._filter, window, fps, start, stop)
+
+    def _synthesise(self, x: Tensor, filtered: list[Tensor]) -> Tensor:
+        """Magnified frames from the original batch and its filtered components."""
+        if self.mode == "color":
+            return _expand_to(apply_rgb_matrix(self._colour * self.alpha, filtered[0]), self._sizes[-2::-1]).add_(x)
+        it = iter(filtered)
+        bands = []
+        for lev, a in enumerate(self._alphas):
+            size = self._sizes[lev]
+            bands.append(next(it).mul(a) if a else x.new_zeros((len(x), 3, *size)))
+        low = x.new_zeros((len(x), 3, *self._sizes[self._lev]))
+        return apply_rgb_matrix(self._colour, laplacian_collapse(bands, low)).add_(x)
 
 
 def evm_magnify(frames: Tensor, fps: float, **kwargs) -> Tensor:

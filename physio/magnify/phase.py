@@ -28,7 +28,9 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -39,6 +41,7 @@ from physio.errors import InputError
 from physio.magnify._checks import check_alpha, check_fps, check_frames, luminance
 from physio.magnify.base import Magnifier
 from physio.magnify.temporal import FILTER_KINDS, TemporalFilter, check_band
+from physio.magnify.window import filter_rows, window_stream
 from physio.represent.pyramid import BANDWIDTHS, SteerablePyramid
 
 __all__ = ["PhaseMagnifier", "phase_magnify", "amplitude_weighted_blur"]
@@ -209,11 +212,7 @@ class PhaseMagnifier(Magnifier):
     def process(self, frames: Tensor, fps: float) -> Tensor:
         """Magnify a block ``(T, 3, H, W)`` in [0, 1] at ``fps``; returns the same shape (unclipped)."""
         check_frames(frames, self.name)
-        fps = check_fps(fps, self.name)
-        if self.temporal_filter in ("int", "dog"):
-            self._filter.kernel(fps)  # validates the centre frequency against fps
-        else:
-            check_band(self.band_hz, fps, f"{self.name}: band_hz")
+        fps = self._check_fps(fps)
         x = frames.to(self.device)
         y = luminance(x)
         phases = self._phases(y)
@@ -224,6 +223,50 @@ class PhaseMagnifier(Magnifier):
         delta_y = self._reconstruct(y, phases).sub_(y)
         # YIQ -> RGB maps a change of Y alone to the same change in R, G and B.
         return x + delta_y
+
+    def _check_fps(self, fps: float) -> float:
+        fps = check_fps(fps, self.name)
+        if self.temporal_filter in ("int", "dog"):
+            self._filter.kernel(fps)  # validates the centre frequency against fps
+        else:
+            check_band(self.band_hz, fps, f"{self.name}: band_hz")
+        return fps
+
+    # -- streaming -------------------------------------------------------------------------------------
+    rereads = True
+    """The stream can decode the frames again for the synthesis (``again``) instead of keeping them."""
+
+    def stream(self, chunks, fps: float, progress=None, block_frames: int | None = None, again=None) -> Iterator[np.ndarray]:
+        """Stream a video (``uint8 (t, H, W, 3)`` chunks) in memory bounded by the temporal window.
+
+        The stream keeps, per frame of the window (``2 × margin + block_frames`` frames), the phase
+        *changes* of every band (float32, ``4/3 × orientations × H × W`` values a frame) and filters
+        their running sum (:meth:`TemporalFilter.rows` with ``cumulative``: the sums are defined up to a
+        constant per coefficient, which the DC-free filters remove, as in :meth:`process`); the pyramid
+        of each output frame is rebuilt for the synthesis, as :meth:`process` does.  The result equals
+        :func:`physio.magnify.base.blocked_stream` with the same ``block_frames`` to rounding error.
+        """
+        fps = self._check_fps(fps)
+        yield from window_stream(self, chunks, fps, self.margin_frames(fps), block_frames, progress, again)
+
+    def _stream_setup(self, h: int, w: int, x: Tensor) -> None:
+        self._prev = None  # the last band coefficients seen (the phase change of the next frame)
+
+    def _analyse(self, x: Tensor) -> list[Tensor]:
+        levels = self._pyramid.build(luminance(x)).levels
+        out = []
+        for r, band in enumerate(levels):
+            before = torch.cat([band[:1] if self._prev is None else self._prev[r], band[:-1]])
+            out.append(torch.angle(band * before.conj()))
+        self._prev = [b[-1:] for b in levels]
+        return out
+
+    def _filter_rows(self, window, fps, start, stop):
+        return filter_rows(self._filter, window, fps, start, stop, cumulative=True)
+
+    def _synthesise(self, x: Tensor, filtered: list[Tensor]) -> Tensor:
+        y = luminance(x)
+        return x + self._reconstruct(y, filtered).sub_(y)  # a change of Y alone: the same in R, G, B
 
 
 def phase_magnify(frames: Tensor, fps: float, **kwargs) -> Tensor:

@@ -484,6 +484,26 @@ class TemporalFilter:
             return (m @ x.reshape(t, -1)).reshape(x.shape)
         return self.apply_direct(x, fps)
 
+    def rows(self, frames, fps: float, start: int, stop: int, cumulative: bool = False) -> Tensor:
+        """``self(torch.stack(frames), fps)[start:stop]`` without stacking the window or computing the other
+        rows: with the matrix form, the rows are accumulated frame by frame (``frames``: a sequence of
+        equally shaped tensors, one per time point).  Same result to rounding error.
+
+        ``cumulative``: filter the running sum ``frames[0] + … + frames[j]`` instead (e.g. phase from phase
+        changes), by the matrix ``M U`` (``U`` the lower-triangular ones), without forming the sums."""
+        t = len(frames)
+        if 1 < t <= MATRIX_MAX_FRAMES and frames[0].numel() >= t:
+            m = _filter_matrix(self, t, float(fps))[start:stop]
+            if cumulative:
+                m = np.cumsum(m[:, ::-1], axis=1)[:, ::-1]
+            m = torch.tensor(np.ascontiguousarray(m), device=frames[0].device, dtype=frames[0].dtype)
+            out = frames[0].new_zeros((stop - start, frames[0].numel()))
+            for j, f in enumerate(frames):
+                out.addr_(m[:, j], f.reshape(-1))
+            return out.reshape(stop - start, *frames[0].shape)
+        x = torch.stack(list(frames))
+        return self(torch.cumsum(x, 0) if cumulative else x, fps)[start:stop]
+
     def matrix(self, t: int, fps: float) -> np.ndarray:
         """The ``(T, T)`` matrix ``M`` with ``filter(x) = M @ x`` for ``T = t`` samples (float64)."""
         return _filter_matrix(self, int(t), float(fps)).copy()

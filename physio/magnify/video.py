@@ -49,7 +49,7 @@ def magnify_video(
     def transform(chunks):
         if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
             return magnifier.stream(chunks, reader.fps, progress=progress, record=True)
-        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress)
+        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress, again=reader.chunks)
 
     n = 0
     pairs = pair_with_input(reader.chunks(), transform) if extra is not None else \

@@ -19,10 +19,11 @@ from physio.device import resolve_device
 from physio.errors import InputError
 from physio.io import VideoReader
 from physio.nets.weights import load_net
-from physio.rates.methods import PULSE_METHODS, RESP_METHODS, check_method
+from physio.rates.confidence import bridge, confidence, spread, torso_problem, usable_means
+from physio.rates.methods import PULSE_METHODS, RESP_METHODS, RPPG_METHODS, check_method
 from physio.rates.motion import TorsoMotion
 from physio.rates.rppg import rppg_pulse
-from physio.rates.waveform import RateResult, estimate_rate
+from physio.rates.waveform import RateResult, estimate_rate, peak_snr_db, series_quality
 from physio.represent.compute import RepresentationSpec, RepresentationStream
 from physio.roi.crop import track_crop
 from physio.roi.tracking import RoiTrack, roi_detect
@@ -130,17 +131,30 @@ class RatesReport:
     method: str = "cnn"
     fps: float = 0.0
     extra: dict = field(default_factory=dict)
+    hr_quality: list = field(default_factory=list)  # per window of hr_series: SNR of its peak, dB
+    br_quality: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
             "hr_bpm": self.hr_bpm,
             "br_bpm": self.br_bpm,
-            "hr_series": [{"t": round(float(t), 3), "value": round(float(v), 3)} for t, v in self.hr_series],
-            "br_series": [{"t": round(float(t), 3), "value": round(float(v), 3)} for t, v in self.br_series],
+            "hr_series": _series_json(self.hr_series, self.hr_quality),
+            "br_series": _series_json(self.br_series, self.br_quality),
             "method": self.method,
             "fps": self.fps,
             **self.extra,
         }
+
+
+def _series_json(series, quality) -> list[dict]:
+    out = []
+    for i, (t, v) in enumerate(series):
+        entry = {"t": round(float(t), 3), "value": round(float(v), 3)}
+        if i < len(quality):
+            q = float(quality[i])
+            entry["quality"] = round(q, 2) if np.isfinite(q) else None
+        out.append(entry)
+    return out
 
 
 class SkinMeans:
@@ -163,19 +177,15 @@ class SkinMeans:
     def result(self) -> np.ndarray:
         return np.asarray(self._means)
 
-    def held(self, what: str) -> np.ndarray:
-        """The means with frames without skin pixels holding the last valid value (leading ones the
-        first); :class:`InputError` when no frame has any."""
-        rgb = self.result()
-        bad = ~np.isfinite(rgb).all(axis=1)
-        if bad.all():
-            raise InputError(f"{what}: the skin mask is empty in every frame")
-        if bad.any():
-            first = int(np.argmax(~bad))
-            idx = np.where(~bad, np.arange(len(rgb)), first)
-            np.maximum.accumulate(idx, out=idx)
-            rgb = rgb[idx]
-        return rgb
+    def usable(self) -> np.ndarray:
+        """``(T,)`` bool: frames with skin pixels whose mean is usable (:func:`physio.rates.confidence.usable_means`)."""
+        return usable_means(self.result())
+
+    def bridged(self, what: str) -> np.ndarray:
+        """The means with unusable frames (no skin pixels; dark, a channel below
+        :data:`~physio.rates.confidence.DARK_LEVEL`) interpolated from the usable ones around them;
+        :class:`InputError` when no frame is usable."""
+        return bridge(self.result(), self.usable(), what)
 
 
 def _progress_bar(n: int, desc: str, progress: bool):
@@ -195,6 +205,7 @@ class _Regions:
     track: RoiTrack | None = None
     face_box: tuple[int, int, int, int] | None = None
     torso_box: tuple[int, int, int, int] | None = None
+    torso_problem: str | None = None  # why there is no plausible torso region (no BR then)
 
     def describe(self) -> dict:
         if self.track is None:
@@ -202,11 +213,25 @@ class _Regions:
         return {"face_box": list(self.face_box), "torso_box": None if self.torso_box is None else list(self.torso_box),
                 "roi_summary": self.track.summary()}
 
+    def face_found(self) -> np.ndarray | None:
+        """``(T,)`` bool: frames whose face box is known (None without a track: the whole frame)."""
+        return None if self.track is None else np.isfinite(self.track.boxes("face")).all(axis=1)
+
+    def detector_confidence(self) -> float:
+        if self.track is None:
+            return float("nan")
+        found = self.face_found()
+        return float(np.mean(self.track.face_confidence[found])) if found.any() else 0.0
+
+    def height(self, box) -> float:
+        return float("nan") if box is None else float(box[3] - box[1])
+
 
 def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int], fps: float, video, *,
                   roi: str, detector: str, every: int, min_face_fraction: float, track, progress: bool) -> _Regions:
     """Step 1: track the face (and torso) over the whole video, or take a given track; ``roi="full"``:
-    no regions (the whole frame)."""
+    no regions (the whole frame).  A torso box that is not a plausible chest region is dropped, with the
+    reason (:func:`physio.rates.confidence.torso_problem`)."""
     if roi == "full":
         return _Regions()
     if track is not None:
@@ -216,8 +241,11 @@ def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int]
         with _progress_bar(n, "regions", progress) as bar:
             track = roi_detect(_counted(reader().chunks(), bar), fps, roi="face", detector=detector, every=every,
                                min_face_fraction=min_face_fraction, source=str(video))
+    face_box = track_crop(track, "face", hw)
     has_torso = np.isfinite(np.asarray(track.boxes("torso"), float)).all(axis=1).any()
-    return _Regions(track, track_crop(track, "face", hw), track_crop(track, "torso", hw) if has_torso else None)
+    torso_box = track_crop(track, "torso", hw) if has_torso else None
+    problem = torso_problem(torso_box, face_box)
+    return _Regions(track, face_box, None if problem else torso_box, problem)
 
 
 def _network_sink(model: str, box, dev) -> CnnSignal:
@@ -225,32 +253,106 @@ def _network_sink(model: str, box, dev) -> CnnSignal:
     return CnnSignal(net, RepresentationSpec.from_dict(ckpt["representation"]), box, dev)
 
 
+def _resp_sink(resp_method: str, resp_model: str, regions: _Regions, dev):
+    if resp_method == "cnn":
+        return _network_sink(resp_model, regions.torso_box, dev)
+    return TorsoMotion(regions.torso_box)
+
+
 def _signals(reader: Callable[[], VideoReader], n: int, regions: _Regions, *, method: str, resp_method: str,
              pulse_model: str, resp_model: str, dev, progress: bool):
-    """Step 2: one decoding pass feeds the pulse and the respiration estimators; returns both sinks."""
-    pulse_sink = _network_sink(pulse_model, regions.face_box, dev) if method == "cnn" else SkinMeans(regions.track)
-    resp_sink = _network_sink(resp_model, regions.torso_box, dev) if resp_method == "cnn" else TorsoMotion(regions.torso_box)
+    """Step 2: one decoding pass feeds the pulse and the respiration estimators (and the skin means the
+    other pulse estimators are checked against).  A respiration estimator that fails (e.g. a region too
+    small for its pyramid) is dropped with its reason and the heart rate carries on.  Returns
+    ``(pulse sink, skin means, respiration sink or None, reason or None)``."""
+    skin = SkinMeans(regions.track)
+    pulse_sink = _network_sink(pulse_model, regions.face_box, dev) if method == "cnn" else skin
+    resp_sink, resp_error = None, regions.torso_problem
+    if resp_error is None:
+        try:
+            resp_sink = _resp_sink(resp_method, resp_model, regions, dev)
+        except InputError as exc:
+            resp_error = f"respiration estimator failed: {exc}"
     desc = (f"pulse ({'PulseNet' if method == 'cnn' else method.upper()}) + respiration "
             f"({'RespNet' if resp_method == 'cnn' else 'torso motion'})")
     with _progress_bar(n, desc, progress) as bar:
         for chunk in reader().chunks():
-            pulse_sink.push(chunk)
-            resp_sink.push(chunk)
+            skin.push(chunk)
+            if pulse_sink is not skin:
+                pulse_sink.push(chunk)
+            if resp_sink is not None:
+                try:
+                    resp_sink.push(chunk)
+                except InputError as exc:
+                    resp_sink, resp_error = None, f"respiration estimator failed: {exc}"
             bar.update(len(chunk))
-    return pulse_sink, resp_sink
+    return pulse_sink, skin, resp_sink, resp_error
 
 
-def _rates(pulse_sink, resp_sink, fps: float, method: str, bands: str, video) -> tuple[RateResult, RateResult | None, str | None]:
-    """Step 3: waveforms → rates.  A breathing signal too short for its band gives no BR and a reason."""
+def _usable(regions: _Regions, skin: SkinMeans, method: str) -> np.ndarray:
+    """``(T,)`` bool: frames the pulse estimate may use (face found; for rPPG also a usable skin mean)."""
+    ok = skin.usable() if method != "cnn" else np.ones(len(skin.result()), bool)
+    found = regions.face_found()
+    return ok if found is None else ok & found
+
+
+def _rates(pulse_sink, skin: SkinMeans, resp_sink, resp_error, usable: np.ndarray, fps: float, method: str,
+           bands: str, video) -> tuple[RateResult, RateResult | None, str | None, dict]:
+    """Step 3: waveforms → rates.  Unusable frames are bridged: the rPPG trace is interpolated over
+    them, the network's derivative is zeroed there (its integral holds).  A breathing signal too short
+    for its band gives no BR and a reason.  Also returns every pulse estimator's rate on the same
+    skin (for the agreement check)."""
+    if not usable.any():
+        raise InputError(f"{video}: no usable skin in any frame (face not found, or frames dark)")
+    others = {}
+    rgb = bridge(skin.result(), usable, str(video)) if skin.result().size else None
     if method == "cnn":
-        pulse = estimate_rate(pulse_sink.result(), fps, "pulse", derivative=True, bands=bands)
+        d = np.asarray(pulse_sink.result(), np.float64).copy()
+        pair_ok = usable[1:] & usable[:-1]
+        d[~pair_ok[: len(d)]] = 0.0
+        pulse = estimate_rate(d, fps, "pulse", derivative=True, bands=bands)
     else:
-        wave = rppg_pulse(pulse_sink.held(str(video)), fps, method)
-        pulse = estimate_rate(wave, fps, "pulse", derivative=False, bands=bands)
+        pulse = estimate_rate(rppg_pulse(rgb, fps, method), fps, "pulse", derivative=False, bands=bands)
+    others[method] = pulse.rate_per_min
+    if rgb is not None and skin.track is not None:
+        for name in RPPG_METHODS:
+            if name not in others:
+                try:
+                    others[name] = estimate_rate(rppg_pulse(rgb, fps, name), fps, "pulse", derivative=False,
+                                                 bands=bands, with_series=False).rate_per_min
+                except InputError:
+                    pass
+    if resp_sink is None:
+        return pulse, None, resp_error, others
     try:
-        return pulse, estimate_rate(resp_sink.result(), fps, "resp", derivative=True, bands=bands), None
+        return pulse, estimate_rate(resp_sink.result(), fps, "resp", derivative=True, bands=bands), None, others
     except InputError as exc:  # e.g. shorter than one breathing period
-        return pulse, None, str(exc)
+        return pulse, None, str(exc), others
+
+
+def _confidences(pulse: RateResult, resp: RateResult | None, others: dict, regions: _Regions,
+                 usable: np.ndarray) -> dict:
+    hr = confidence(snr=peak_snr_db(pulse.waveform, pulse.fs_hz, pulse.rate_per_min, pulse.band_hz, "pulse"),
+                    agreement=spread(others), detector=regions.detector_confidence(),
+                    region=regions.height(regions.face_box), valid=float(np.mean(usable)))
+    hr["estimates"] = {k: round(float(v), 3) for k, v in others.items()}
+    out = {"hr": hr, "br": None}
+    if resp is not None:
+        out["br"] = confidence(snr=peak_snr_db(resp.waveform, resp.fs_hz, resp.rate_per_min, resp.band_hz, "resp"),
+                               region=regions.height(regions.torso_box))
+    return out
+
+
+def _warnings(pulse: RateResult, resp: RateResult | None, conf: dict, br_error: str | None) -> list[str]:
+    """One line per estimate not to trust (low confidence) and for a missing breathing rate."""
+    out = []
+    if conf["hr"]["level"] == "low":
+        out.append(f"HR {pulse.rate_per_min:.1f} bpm has low confidence: {'; '.join(conf['hr']['reasons'])}")
+    if resp is not None and conf["br"]["level"] == "low":
+        out.append(f"BR {resp.rate_per_min:.1f} breaths/min has low confidence: {'; '.join(conf['br']['reasons'])}")
+    if br_error is not None:
+        out.append(f"no breathing rate: {br_error}")
+    return out
 
 
 def measure_rates(
@@ -291,9 +393,12 @@ def measure_rates(
     n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
     regions = _find_regions(reader, n, hw, rate_fps, video, roi=roi, detector=detector, every=every,
                             min_face_fraction=min_face_fraction, track=track, progress=progress)
-    sinks = _signals(reader, n, regions, method=method, resp_method=resp_method, pulse_model=pulse_model,
-                     resp_model=resp_model, dev=dev, progress=progress)
-    pulse, resp, br_error = _rates(*sinks, rate_fps, method, bands, video)
+    pulse_sink, skin, resp_sink, resp_error = _signals(reader, n, regions, method=method, resp_method=resp_method,
+                                                       pulse_model=pulse_model, resp_model=resp_model, dev=dev,
+                                                       progress=progress)
+    usable = _usable(regions, skin, method)
+    pulse, resp, br_error, others = _rates(pulse_sink, skin, resp_sink, resp_error, usable, rate_fps, method, bands,
+                                           video)
     extra: dict = {"frames": n, "roi": roi, "video": str(video), **regions.describe()}
     if method == "cnn":
         extra["pulse_model"] = str(pulse_model)
@@ -301,6 +406,7 @@ def measure_rates(
         extra["resp_model"] = str(resp_model)
     if br_error is not None:
         extra["br_error"] = br_error
+    conf = _confidences(pulse, resp, others, regions, usable)
     report = RatesReport(
         hr_bpm=round(float(pulse.rate_per_min), 3),
         br_bpm=None if resp is None else round(float(resp.rate_per_min), 3),
@@ -308,7 +414,11 @@ def measure_rates(
         br_series=[] if resp is None else resp.series,
         method=method,
         fps=rate_fps,
-        extra={**extra, "resp_method": resp_method, "bands": bands, "device": str(dev)},
+        hr_quality=series_quality(pulse),
+        br_quality=[] if resp is None else series_quality(resp),
+        extra={**extra, "resp_method": resp_method, "bands": bands, "device": str(dev),
+               "valid_fraction": round(float(np.mean(usable)), 4), "confidence": conf,
+               "warnings": _warnings(pulse, resp, conf, br_error)},
     )
     arrays = {"fps": rate_fps, "track": regions.track, "pulse_wave": pulse.waveform,
               "resp_wave": None if resp is None else resp.waveform}

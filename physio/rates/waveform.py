@@ -37,6 +37,8 @@ from physio.errors import InputError, PhysioWarning
 
 __all__ = [
     "BANDS_HZ",
+    "peak_snr_db",
+    "series_quality",
     "RateResult",
     "band_for",
     "detrend_smoothness_priors",
@@ -60,9 +62,13 @@ BANDS_HZ: dict[str, dict[str, tuple[float, float]]] = {
     "deepmag": {"pulse": PULSE_BAND_HZ, "resp": RESP_BAND_HZ},
     "rppg-toolbox": {"pulse": (0.6, 3.3), "resp": (0.13, 0.5)},
     "mtts-can": {"pulse": (0.75, 2.5), "resp": (0.08, 0.5)},
+    "child": {"pulse": (1.0, 2.5), "resp": (0.25, 0.67)},
+    "infant": {"pulse": (100 / 60, 3.0), "resp": (0.5, 1.0)},
 }
 """Named band presets (Hz) per source: the DeepMag paper (default), rPPG-Toolbox's
-``post_process.py`` / BigSmall respiration bands, and MTTS-CAN's ``predict_vitals.py``."""
+``post_process.py`` / BigSmall respiration bands, MTTS-CAN's ``predict_vitals.py``, and the subject
+bands of ``physio rates --subject``: child (ages ~1–12: HR 60–150 bpm, BR 15–40 /min) and infant
+(HR 100–180 bpm, BR 30–60 /min).  The adult bands are the DeepMag ones (HR 42–150, BR 9.6–30)."""
 
 RPPG_TOOLBOX_LAMBDA = 100.0
 """Smoothness-priors λ used by rPPG-Toolbox and MTTS-CAN (at 30 fps)."""
@@ -671,6 +677,31 @@ def snr_db(
         return float("inf")
     factor = 10.0 if convention == "power" else 20.0
     return factor * math.log10(s / n)
+
+
+QUALITY_DEVIATION_PER_MIN: dict[str, float] = {"pulse": 6.0, "resp": 2.0}
+"""Half-width of the peak (and harmonic) window of :func:`peak_snr_db`, per minute."""
+
+
+def peak_snr_db(wave, fs_hz: float, rate_per_min: float, band_hz: tuple[float, float], source: Source = "pulse") -> float:
+    """How clearly a waveform shows its own rate: :func:`snr_db` around ``rate_per_min`` (the estimate, not
+    a reference; ±6 bpm for the pulse, ±2 breaths/min for respiration).  NaN where it cannot be
+    measured (no power at the peak, an invalid rate)."""
+    try:
+        return snr_db(wave, fs_hz, rate_per_min, band_hz, deviation_bpm=QUALITY_DEVIATION_PER_MIN[source])
+    except InputError:
+        return float("nan")
+
+
+def series_quality(result: RateResult) -> list[float]:
+    """:func:`peak_snr_db` of each window of ``result.series`` (the same windows :func:`rate_series` used)."""
+    wave, fs = result.waveform, result.fs_hz
+    win = min(int(round(result.window_s * fs)), wave.size)
+    out = []
+    for t, value in result.series:
+        s = max(0, int(round(t * fs - win / 2.0)))
+        out.append(peak_snr_db(wave[s : s + win], fs, value, result.band_hz, result.source))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ All models ship inside the ``mediapipe`` and ``opencv-contrib-python`` wheels; n
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -73,9 +76,36 @@ class Detection:
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
 
 
+@contextmanager
+def native_logs_quiet() -> Iterator[None]:
+    """Send the process's file descriptor 2 to the null device while MediaPipe's native code runs: its
+    TFLite/absl log lines ("Feedback manager requires a model with a single signature…") ignore
+    ``GLOG_minloglevel`` and would land on the user's terminal.  Python's ``sys.stderr`` is flushed
+    first and restored after, so physio's own messages, progress bars and tracebacks are unaffected.
+    ``PHYSIO_NATIVE_LOGS=1`` keeps the native lines (debugging)."""
+    if os.environ.get("PHYSIO_NATIVE_LOGS"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): nothing to hide
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO/WARNING lines
-    import mediapipe as mp  # noqa: PLC0415 - heavy import, only when a MediaPipe detector is built
+    with native_logs_quiet():
+        import mediapipe as mp  # noqa: PLC0415 - heavy import, only when a MediaPipe detector is built
 
     return mp
 
@@ -126,13 +156,15 @@ class MeshDetector:
     def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5) -> None:
         mp = _mediapipe()
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=False,
-            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+        with native_logs_quiet():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=False,
+                min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
 
     def detect(self, frame: np.ndarray, prior: np.ndarray | None = None) -> Detection | None:
         f = _check_frame(frame)
-        res = self._mesh.process(f)
+        with native_logs_quiet():
+            res = self._mesh.process(f)
         if not res.multi_face_landmarks:
             return None
         h, w = f.shape[:2]
@@ -158,12 +190,14 @@ class FaceDetectionDetector:
 
     def __init__(self, model_selection: int = 0, min_detection_confidence: float = 0.65) -> None:
         mp = _mediapipe()
-        self._det = mp.solutions.face_detection.FaceDetection(
-            model_selection=model_selection, min_detection_confidence=min_detection_confidence)
+        with native_logs_quiet():
+            self._det = mp.solutions.face_detection.FaceDetection(
+                model_selection=model_selection, min_detection_confidence=min_detection_confidence)
 
     def detect(self, frame: np.ndarray, prior: np.ndarray | None = None) -> Detection | None:
         f = _check_frame(frame)
-        res = self._det.process(f)
+        with native_logs_quiet():
+            res = self._det.process(f)
         if not res.detections:
             return None
         h, w = f.shape[:2]
@@ -303,15 +337,17 @@ class PoseDetector:
     def __init__(self, model_complexity: int = 1, static_image_mode: bool = False, min_visibility: float = 0.5,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
         mp = _mediapipe()
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=static_image_mode, model_complexity=model_complexity, smooth_landmarks=True,
-            enable_segmentation=False, min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence)
+        with native_logs_quiet():
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=static_image_mode, model_complexity=model_complexity, smooth_landmarks=True,
+                enable_segmentation=False, min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence)
         self.min_visibility = float(min_visibility)
 
     def detect(self, frame: np.ndarray, face_box: np.ndarray | None = None) -> Detection | None:
         f = _check_frame(frame)
-        res = self._pose.process(f)
+        with native_logs_quiet():
+            res = self._pose.process(f)
         if res.pose_landmarks is None:
             return None
         h, w = f.shape[:2]

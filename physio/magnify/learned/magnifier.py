@@ -19,9 +19,9 @@ on a video.  With ``factor = alpha``, motion between the frame pair the network 
   manipulator gets ``(E_a − E_b)_t + bp((E_a + E_b)/2)_t`` — the band-passed code plus the no-motion
   offset (zero with the default shared-weight encoder; the unshared variant's streams differ).  The
   band-pass is a :class:`physio.magnify.temporal.TemporalFilter` (``filter``: ``"butter"`` zero-phase
-  by default, ``"ideal"``, ``"iir"`` …); the block needs the filter's margin of context.  Memory: one
-  feature map ``(2C or 32) × H/2 × W/2`` floats per frame of the block (≈ 10–15 MB per 640×480
-  frame), so keep ``block_frames`` moderate for long videos.
+  by default, ``"ideal"``, ``"iir"`` …); it needs the filter's margin of context.  Memory: one
+  feature map ``(2C or 32) × H/2 × W/2`` floats per frame of the temporal window (≈ 10–15 MB per
+  640×480 frame; :meth:`LearnedMagnifier.stream` keeps only the window, whatever the video's length).
 
 Frames are padded (reflect) to the network's size multiple and cropped back.  The network was
 never trained with temporal filtering; Oh et al. and the thesis both note that filtering its
@@ -39,10 +39,11 @@ from torch import Tensor, nn
 
 from physio.device import resolve_device
 from physio.errors import InputError
-from physio.magnify.base import Magnifier
+from physio.magnify.base import Magnifier, blocked_stream
 from physio.magnify.learned.nets import ARCHS, LWMMNet, OhNet
 from physio.magnify.learned.weights import default_weights_path, load_weights
 from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter
+from physio.magnify.window import filter_rows, window_stream
 
 __all__ = ["LearnedMagnifier", "MODES", "learned_magnify"]
 
@@ -208,37 +209,60 @@ class LearnedMagnifier(Magnifier):
         return out
 
     def _temporal(self, x: Tensor, fps: float) -> Tensor:
-        net, b = self._net, self.batch_frames
+        b = self.batch_frames
+        band = self._filter(torch.cat([self._codes(x[i : i + b]) for i in range(0, len(x), b)]), fps).to(x.dtype)
+        out = torch.empty_like(x)
+        for i in range(0, len(x), b):
+            out[i : i + b] = self._from_band(x[i : i + b], band[i : i + b])
+        return out
+
+    def _codes(self, x: Tensor) -> Tensor:
+        """The per-frame features the temporal mode band-passes (Oh: the shape; LW-MM: the pair code)."""
+        net = self._net
         if isinstance(net, OhNet):
-            shapes, textures = [], []
-            for i in range(0, len(x), b):
-                t, s = net.encode(x[i : i + b])
-                textures.append(t)
-                shapes.append(s)
-            shape = torch.cat(shapes)
-            band = self._filter(shape, fps).to(shape.dtype)
-            texture = torch.cat(textures)
-            out = torch.empty_like(x)
-            for i in range(0, len(x), b):
-                sl = slice(i, i + b)
-                out[sl] = net.decode(texture[sl], net.manipulate(shape[sl], band[sl], self.factor))
-            return out
+            return net.encode(x)[1]
         if isinstance(net, LWMMNet):
-            codes = []
-            for i in range(0, len(x), b):
-                xi = x[i : i + b]
-                ea, eb, _, _ = net.encode(xi, xi)
-                codes.append((ea + eb) / 2)
-            band = self._filter(torch.cat(codes), fps).to(x.dtype)
-            out = torch.empty_like(x)
-            for i in range(0, len(x), b):
-                sl = slice(i, i + b)
-                xi = x[sl]
-                ea, eb, ta, tb = net.encode(xi, xi)
-                motion = (ea - eb) + band[sl]
-                out[sl] = net.decoder(net.appear(ta, tb) + net.manipulate(motion, self.factor))
-            return out
+            ea, eb, _, _ = net.encode(x, x)
+            return (ea + eb) / 2
         raise InputError(f"{self.name}: temporal mode does not support {type(net).__name__}")  # pragma: no cover
+
+    def _from_band(self, x: Tensor, band: Tensor) -> Tensor:
+        """Magnified frames (network range) from frames ``x`` and their band-passed features."""
+        net = self._net
+        if isinstance(net, OhNet):
+            texture, shape = net.encode(x)
+            return net.decode(texture, net.manipulate(shape, band, self.factor))
+        ea, eb, ta, tb = net.encode(x, x)
+        return net.decoder(net.appear(ta, tb) + net.manipulate((ea - eb) + band, self.factor))
+
+    # -- streaming (temporal mode; see physio.magnify.window) ------------------------------------------
+    rereads = True
+    """The stream can decode the frames again for the synthesis (``again``) instead of keeping them."""
+
+    def stream(self, chunks, fps: float, progress=None, block_frames: int | None = None, again=None):
+        """Stream ``uint8`` chunks.  Temporal mode: in a bounded window of the band-passed features (one
+        feature map a frame for ``2 × margin + block_frames`` frames; the encoder runs again on each output
+        frame instead of keeping its texture), equal to the block driver with the same ``block_frames``;
+        the other modes use the block driver."""
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+            raise InputError(f"{self.name}: fps must be a positive number, got {fps!r}")
+        if self.mode != "temporal":
+            yield from blocked_stream(self, chunks, fps, block_frames, progress)
+            return
+        yield from window_stream(self, chunks, fps, self.margin_frames(fps), block_frames, progress, again)
+
+    def _stream_setup(self, h: int, w: int, x: Tensor) -> None:
+        pass
+
+    def _analyse(self, x: Tensor) -> list[Tensor]:
+        return [self._codes(self._pad(x * 2 - 1)[0])]
+
+    def _filter_rows(self, window, fps, start, stop):
+        return filter_rows(self._filter, window, fps, start, stop)
+
+    def _synthesise(self, x: Tensor, filtered: list[Tensor]) -> Tensor:
+        xp, (h, w) = self._pad(x * 2 - 1)
+        return (self._from_band(xp, filtered[0].to(xp.dtype))[..., :h, :w] + 1) / 2
 
 
 def learned_magnify(frames: Tensor, fps: float, **kwargs) -> Tensor:
