@@ -573,8 +573,9 @@ class _AutoBoxDeepMag(DeepMag):
 
         self.box = detect_box(np.concatenate(head), fps, self.region)
 
-        def chained():
-            yield from head
+        def chained():  # the detection frames are released as they are consumed (not held for the whole run)
+            while head:
+                yield head.pop(0)
             yield from it
 
         yield from super().stream(chained(), fps, progress=progress, record=record)
