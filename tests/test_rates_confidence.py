@@ -115,3 +115,13 @@ def test_native_log_lines_stay_off_the_terminal(capfd):
     os.write(2, b"physio: visible\n")
     err = capfd.readouterr().err
     assert "Feedback manager" not in err and "physio: visible" in err
+
+
+def test_masked_mean_equals_the_gathered_pixels():
+    from physio.rates.rppg import masked_mean
+
+    r = np.random.default_rng(3)
+    frame = r.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    mask = r.random((37, 53)) < 0.3
+    np.testing.assert_allclose(masked_mean(frame, mask), frame[mask].reshape(-1, 3).mean(0), rtol=0, atol=1e-9)
+    assert np.isnan(masked_mean(frame, np.zeros((37, 53), bool))).all()

@@ -262,23 +262,12 @@ class EulerianMagnifier(Magnifier):
         fps = check_fps(fps, "evm")
         check_band(self.band_hz, fps, "evm: band_hz")
         x = frames.to(self.device)
-        h, w = x.shape[-2:]
-        levels = self._levels_for(h, w)
-        # Every step is linear and acts per pixel or per channel, so the YIQ chroma attenuation is
-        # applied to the (small) change as one RGB matrix instead of converting whole frames.
-        colour = chroma_matrix(self.chroma_attenuation, x)
-        if self.mode == "color":
-            sizes = _sizes(h, w, levels)
-            low = self._filter(gaussian_level(x, levels), fps)
-            delta = _expand_to(apply_rgb_matrix(colour * self.alpha, low), sizes[-2::-1])
-        else:
-            bands, residual = laplacian_pyramid(x, levels)
-            alphas = level_alphas(self.alpha, levels, self.lambda_c, self.amplify_finest)
-            for lev, a in enumerate(alphas):
-                bands[lev] = self._filter(bands[lev], fps).mul_(a) if a else torch.zeros_like(bands[lev])
-            delta = apply_rgb_matrix(colour, laplacian_collapse(bands, torch.zeros_like(residual)))
-            del bands
-        return delta.add_(x)
+        # The decomposition's filtered components, band-passed over the block, then the synthesis: the
+        # same two halves the bounded-window stream uses (physio.magnify.window).  Every step is linear
+        # and acts per pixel or per channel, so the YIQ chroma attenuation is applied to the (small)
+        # change as one RGB matrix instead of converting whole frames.
+        self._stream_setup(*x.shape[-2:], x)
+        return self._synthesise(x, [self._filter(c, fps) for c in self._analyse(x)])
 
 
     # -- streaming -------------------------------------------------------------------------------------

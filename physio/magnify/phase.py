@@ -179,24 +179,6 @@ class PhaseMagnifier(Magnifier):
         return self._filter.margin_frames(fps)
 
     # -- the two passes ------------------------------------------------------------------------
-    def _phases(self, y: Tensor) -> list[Tensor]:
-        """Running-sum phase of every band: list over levels of (T, 1, K, h, w) float."""
-        t = y.shape[0]
-        store: list[Tensor] | None = None
-        prev: list[Tensor] | None = None
-        for i in range(0, t, self.chunk):
-            levels = self._pyramid.build(y[i : i + self.chunk]).levels
-            if store is None:
-                store = [torch.empty((t, *b.shape[1:]), dtype=y.dtype, device=y.device) for b in levels]
-            for r, band in enumerate(levels):
-                before = torch.cat([band[:1] if prev is None else prev[r], band[:-1]])
-                dphi = torch.angle(band * before.conj())
-                start = torch.zeros_like(dphi[:1]) if i == 0 else store[r][i - 1 : i]
-                torch.cumsum(dphi, dim=0, out=store[r][i : i + len(band)])
-                store[r][i : i + len(band)] += start
-            prev = [b[-1:] for b in levels]
-        return store
-
     def _reconstruct(self, y: Tensor, filtered: list[Tensor]) -> Tensor:
         out = torch.empty_like(y)
         for i in range(0, y.shape[0], self.chunk):
@@ -214,15 +196,18 @@ class PhaseMagnifier(Magnifier):
         check_frames(frames, self.name)
         fps = self._check_fps(fps)
         x = frames.to(self.device)
-        y = luminance(x)
-        phases = self._phases(y)
-        for r in range(len(phases)):
+        # The phase changes of every band (the stream's analysis, in pyramid batches of ``chunk``
+        # frames), their running sum, band-passed, then the synthesis (physio.magnify.window).
+        self._stream_setup(*x.shape[-2:], x)
+        parts = [self._analyse(x[i : i + self.chunk]) for i in range(0, len(x), self.chunk)]
+        phases = []
+        for r in range(len(parts[0])):
+            run = torch.cumsum(torch.cat([p[r] for p in parts]), dim=0)
             # The running sums are defined up to a constant per coefficient, which the (DC-free)
             # filters remove; subtracting the block mean first just keeps float32 round-off small.
-            phases[r] = self._filter(phases[r].sub_(phases[r].mean(0, keepdim=True)), fps)
-        delta_y = self._reconstruct(y, phases).sub_(y)
-        # YIQ -> RGB maps a change of Y alone to the same change in R, G and B.
-        return x + delta_y
+            phases.append(self._filter(run.sub_(run.mean(0, keepdim=True)), fps))
+        del parts
+        return self._synthesise(x, phases)
 
     def _check_fps(self, fps: float) -> float:
         fps = check_fps(fps, self.name)

@@ -79,7 +79,8 @@ def _row(video: Path, options: dict) -> dict:
 
     from physio.rates.measure import measure_rates  # noqa: PLC0415
 
-    torch.set_num_threads(max(1, int(options.get("threads", 1))))
+    if options["threads"]:  # a worker process: one torch thread each
+        torch.set_num_threads(options["threads"])
     row = {k: None for k in COLUMNS}
     row.update(video=str(video), **{k: options[k] for k in ("method", "resp_method", "roi", "bands", "pulse_model",
                                                              "resp_model", "pulse_model_sha256", "resp_model_sha256")})
@@ -149,7 +150,7 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
     options = {"method": method, "resp_method": resp_method, "roi": roi, "detector": detector, "every": every,
                "pulse_model": pulse_model if method == "cnn" else None,
                "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device,
-               "threads": 1 if workers > 1 else max(1, (os.cpu_count() or 1))}
+               "threads": 1 if workers > 1 else None}
     options["pulse_model_sha256"] = model_hash(pulse_model) if method == "cnn" else None
     options["resp_model_sha256"] = model_hash(resp_model) if resp_method == "cnn" else None
     done: dict[str, dict] = {}

