@@ -4,10 +4,16 @@ respiration on motion_mag_other/woman.mp4 (no ground truth: a demonstration).
 Usage::
 
     python benchmarks/deepmag_real.py [--video ../shared/data/evm_mit/face.mp4] [--gammas 5e-4,1e-3,2e-3]
+        [--variant coherent|paper] [--sign-from x|band|pooled|net] [--smooth S] [--gains 10,20]
     python benchmarks/deepmag_real.py --source resp [--video ../shared/data/motion_mag_other/woman.mp4] [--gammas 1.8e-3,3.6e-3,7.2e-3]
 
 Pulse prints, per γ: the power of the skin-mean green channel at the HR peak (±6 bpm) of the output over
-the input's, and the relative growth of the background pixels' temporal variance.  Respiration prints,
+the input's, the relative growth of the background pixels' temporal variance, the static offset
+(``physio.metrics.magnification.static_offset`` on the pixels that are skin in every frame: |temporal
+mean| of the change over its in-band RMS), the correlation of the skin's green change between frames 60
+and 75 (half a beat apart at face.mp4's 53 bpm: a band-passed magnification flips sign, ≈ −1, a static
+pattern does not) and 60 and 200 (4.1 beats apart: ≈ +1 for both), and the RMS change on skin.
+``--gains`` runs the coherent variant's gain targets instead of γ values.  Respiration prints,
 per γ: the in-band (0.16–0.5 Hz) vertical motion (phase correlation) of the output over the input's,
 over the detected torso box and over its lowest 40 % (shoulders), and the largest change outside the
 box (0: DeepMag changes only its region).  The magnified frames are compared in memory (no re-encoding).
@@ -26,7 +32,7 @@ import numpy as np
 def main(argv=None) -> int:
     from physio.io import video_read
     from physio.magnify.deepmag import deepmag_magnifier
-    from physio.metrics.magnification import band_power_at, region_trace
+    from physio.metrics.magnification import band_power_at, region_trace, static_offset
     from physio.rates.waveform import estimate_rate
     from physio.roi import roi_detect
 
@@ -35,6 +41,10 @@ def main(argv=None) -> int:
     p.add_argument("--source", default="pulse", choices=("pulse", "resp"))
     p.add_argument("--video")
     p.add_argument("--gammas")
+    p.add_argument("--gains", help="pulse: gain targets of the coherent variant (instead of --gammas)")
+    p.add_argument("--variant", default="coherent", choices=("coherent", "paper"))
+    p.add_argument("--sign-from", choices=("x", "band", "pooled", "net"))
+    p.add_argument("--smooth", type=float)
     args = p.parse_args(argv)
     if args.source == "resp":
         return _resp(args, repo)
@@ -50,15 +60,29 @@ def main(argv=None) -> int:
     hr = estimate_rate(g_in, fps, "pulse", derivative=False, with_series=False).rate_per_min
     p_in = band_power_at(g_in, fps, hr)
     var_in = frames[:, bg].astype(np.float64).var(axis=0).mean()
-    rows = []
-    for g in (float(v) for v in args.gammas.split(",")):
-        mag = deepmag_magnifier(source="pulse", gamma=g, device="cpu")
+    fixed = skin.mean(0) > 0.99  # skin in every frame
+
+    def pattern_r(change, a, b):
+        return float(np.corrcoef(change[a], change[b])[0, 1])
+
+    settings = ([{"gain": float(v)} for v in args.gains.split(",")] if args.gains
+                else [{"gamma": float(v)} for v in args.gammas.split(",")])
+    for setting in settings:
+        mag = deepmag_magnifier(source="pulse", device="cpu", variant=args.variant, sign_from=args.sign_from,
+                                smooth_cells=args.smooth, **setting)
         out = np.concatenate(list(mag.stream(iter([frames[i : i + 64] for i in range(0, len(frames), 64)]), fps)))
         g_out = region_trace(out, skin)
         var_out = out[:, bg].astype(np.float64).var(axis=0).mean()
-        rows.append({"gamma": g, "hr_peak_bpm": round(hr, 2), "power_ratio_at_hr": round(band_power_at(g_out, fps, hr) / p_in, 3),
-                     "background_variance_growth": round(var_out / var_in - 1, 4), "box": list(mag.box)})
-        print(json.dumps(rows[-1]), flush=True)
+        change = out[:, fixed, 1].astype(np.float64) - frames[:, fixed, 1]
+        row = {"variant": args.variant, "sign_from": mag.sign_from, "smooth": mag.smooth_cells, **setting,
+               "gamma_used": mag.gamma, "gain_scale": mag.gain_scale, "hr_peak_bpm": round(hr, 2),
+               "power_ratio_at_hr": round(band_power_at(g_out, fps, hr) / p_in, 3),
+               "background_variance_growth": round(var_out / var_in - 1, 4),
+               "static_offset": round(static_offset(out, frames, fixed, fps, (0.7, 2.5)), 4),
+               "r_change_60_75": round(pattern_r(change, 60, 75), 3) if len(out) > 75 else None,
+               "r_change_60_200": round(pattern_r(change, 60, 200), 3) if len(out) > 200 else None,
+               "rms_change_skin": round(float(np.sqrt((change**2).mean())), 3), "box": list(mag.box)}
+        print(json.dumps(row), flush=True)
     return 0
 
 

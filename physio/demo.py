@@ -118,17 +118,19 @@ def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
         if not path.exists():
             log(f"      {name}: no shipped weights; {source} magnification skipped")
             continue
-        gamma = 5e-4 if source == "pulse" else 3.6e-2
+        gamma = None if source == "pulse" else 3.6e-2
         # as `physio magnify --method deepmag` runs by default: on the region the network was trained on
-        # (the face or torso box, detected on the first 3 s), pasted back with a feathered edge
+        # (the face or torso box, detected on the first 3 s), pasted back with a feathered edge; the pulse
+        # with the coherent variant's default gain target, the respiration at 10x the paper's step
         mag = deepmag_magnifier(source=source, gamma=gamma, model=str(path), device=str(dev))
+        setting = f"gain {mag.gain:g}" if mag.gain is not None else f"gamma {mag.gamma:g}"
         y = (face[1] + face[3]) // 2 if source == "pulse" else int(np.median(np.nonzero(sess.masks["shoulders"])[0]))
         stem = f"deepmag_{source}"
         files = [f"{stem}.mp4", f"{stem}_side_by_side.mp4", f"{stem}_scanline.png", f"{stem}_traces.png",
                  f"{stem}_learning_curve.png"]
         extra = RunOutputs(sess.fps, side_by_side=out / files[1], scanline=out / files[2], line=("h", y),
                            traces=out / files[3], learning_curve=out / files[4],
-                           label=f"DeepMag {source} (gamma {gamma:g})")
+                           label=f"DeepMag {source} ({setting})")
         chunks = (sess.frames[i : i + 64] for i in range(0, len(sess.frames), 64))
         total = 0.0
         with VideoWriter(out / files[0], sess.fps) as writer:
@@ -137,8 +139,9 @@ def _demo_magnify(sess, dev, mdir: Path, out: Path, log) -> dict:
                 extra.update(orig, magnified, mag.box)
                 total += float(np.abs(magnified.astype(np.float32) - orig).sum())
         extra.finish(mag)
-        res[source] = {"gamma": gamma, "box": list(mag.box), "mean_abs_change": round(total / sess.frames.size, 3)}
+        res[source] = {"gamma": mag.gamma, "gain": mag.gain, "box": list(mag.box),
+                       "mean_abs_change": round(total / sess.frames.size, 3)}
         res["files"] += files
         log(f"      wrote {stem}.mp4, its side-by-side, scan line, pixel traces and learning curve "
-            f"(gamma {gamma:g}, {source} box {tuple(mag.box)})")
+            f"({setting}, {source} box {tuple(mag.box)})")
     return res

@@ -16,7 +16,6 @@ from physio.cohort import (
     Cohort,
     CohortWriter,
     cohort_check,
-    cohort_export,
     cohort_info,
     import_mtts,
     import_ubfc,

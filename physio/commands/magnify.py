@@ -193,6 +193,9 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']}, "
         f"{result['fps']:g} fps ({args.method}, {band_text}, margin {result['margin_frames']} frames)"
     )
+    if getattr(magnifier, "gain_scale", None) is not None:
+        print(f"gain target {magnifier.gain:g}: the change at gamma {magnifier.gamma:g} was scaled by "
+              f"{magnifier.gain_scale:.3g} (measured on the first {magnifier.block_frames} frames)")
     for path in result["extra_outputs"]:
         print(f"wrote {path}")
     return 0

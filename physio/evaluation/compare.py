@@ -79,12 +79,28 @@ def default_methods(source: str) -> list[str]:
     return methods
 
 
-_ABLATIONS = {"deepmag-nol1": {"l1": "off"}, "deepmag-nosign": {"sign_correction": "off"},
-              "deepmag-signsample": {"sign_correction": "sample"}}
+_ABLATIONS = {"deepmag-nol1": {"l1": "off", "variant": "paper"},
+              "deepmag-nosign": {"sign_correction": "off", "variant": "paper"},
+              "deepmag-signsample": {"sign_correction": "sample", "variant": "paper"}}
+"""The paper's §5.4 ablations (of ``deepmag-paper``, at its γ)."""
 
-VARIANTS = ("deepmag-full",)
+_VARIANT_KWARGS = {
+    "deepmag-paper": {"variant": "paper"},
+    "deepmag-coherent": {"variant": "coherent"},
+    "deepmag-integrated": {"variant": "coherent", "sign_from": "x", "smooth_cells": 0.0},
+    "deepmag-band": {"variant": "coherent", "sign_from": "band", "smooth_cells": 0.0},
+    "deepmag-bandsmooth": {"variant": "coherent", "sign_from": "band", "smooth_cells": 1.0},
+    "deepmag-pooled": {"variant": "coherent", "sign_from": "pooled", "smooth_cells": 0.0},
+    "deepmag-net": {"variant": "coherent", "sign_from": "net", "smooth_cells": 0.0},
+    "deepmag-smooth2": {"variant": "coherent", "smooth_cells": 2.0},
+}
+"""DeepMag variants and the coherent variant's ablations (``docs/deepmag.md``): ``deepmag`` is the default
+variant of ``physio magnify --method deepmag``."""
+
+VARIANTS = ("deepmag-full", *_VARIANT_KWARGS)
 """DeepMag on the whole frame (the paper's setting) instead of the face/torso box the shipped networks
-were trained on; calibrated to the matched gain like any method (``--methods deepmag,deepmag-full``)."""
+were trained on, and the variants above; calibrated to the matched gain like any method
+(``--methods deepmag,deepmag-full``)."""
 
 
 @dataclass
@@ -284,7 +300,7 @@ def _make(method: str, source: str, factor: float, clip: Clip, device: str):
     if method.startswith("deepmag"):
         region = "face" if source == "pulse" else "torso"
         mag = get_magnifier("deepmag", source=source, gamma=factor, roi=region, band_hz=band, device=device,
-                            **_ABLATIONS.get(method, {}))
+                            **_ABLATIONS.get(method, {}), **_VARIANT_KWARGS.get(method, {}))
         mag.box = tuple(int(v) for v in clip.boxes[region])
         return mag
     kwargs: dict = {"alpha": factor, "band_hz": band, "device": device}
@@ -429,8 +445,8 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
         raise InputError("nothing to compare: no clips")
     dev = str(resolve_device(device))
     methods = list(methods or default_methods(source))
-    if ablations:
-        methods += [m for m in _ABLATIONS if m not in methods]
+    if ablations:  # the paper's ablations, beside the paper's variant they ablate
+        methods += [m for m in ("deepmag-paper", *_ABLATIONS) if m not in methods]
     valid = set(available()) | set(_ABLATIONS) | set(VARIANTS)
     bad = [m for m in methods if m not in valid]
     if bad:
@@ -456,7 +472,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
             factors[m] = calibration["factors"][m]["value"]
         for m in todo:
             if m in _ABLATIONS:
-                factors[m] = factors.get("deepmag", _default_factor("deepmag", source))
+                factors[m] = factors.get("deepmag-paper", _default_factor("deepmag", source))
     for m, f in factors.items():
         calibration["factors"].setdefault(m, {"param": _factor_name(m), "value": float(f), "given": True})
 
@@ -492,8 +508,9 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
                                              gamma_sweep, sweep_task, dev, say)
     if figures_dir is not None:
         ablation = None
-        if ablations and "deepmag" in factors:
-            ablation = ablation_analysis(clips[0], source, factors["deepmag"], dev)
+        paper = next((m for m in ("deepmag-paper", "deepmag") if m in factors), None)
+        if ablations and paper is not None:
+            ablation = ablation_analysis(clips[0], source, factors[paper], dev)
             result["ablation"] = ablation.stats
         result["figures"] = write_figures(result, recordings, source, figures_dir, ablation)
     return result

@@ -65,6 +65,7 @@ def gradient_ascent(
     sign_correct: bool | str = True,
     l1: str = "mean",
     input_scale: float | torch.Tensor = 1.0,
+    sign_reference: torch.Tensor | None = None,
     record: bool = False,
 ) -> AscentResult:
     """Magnify the network's source in ``x1`` by gradient ascent (Algorithm 1).
@@ -89,6 +90,10 @@ def gradient_ascent(
     input_scale : float or Tensor
         The network sees ``X / input_scale`` (per-session standardisation); steps are taken in the
         units of ``X`` itself, so γ is comparable across sessions.
+    sign_reference : Tensor, optional
+        Not the paper's: with ``sign_correct=True``, take the sign of eq. 3 from ``G ⊙ R`` instead of
+        ``G ⊙ X_n`` (``R`` broadcastable to ``x1``; e.g. a band-passed or pooled ``X_1``), so the step is
+        ``|G| ⊙ sgn(R)``: each element is pushed along the reference's direction, not its own noise's.
     record : bool
         Keep the objective and gradient norms per iteration.
 
@@ -105,6 +110,11 @@ def gradient_ascent(
         raise InputError(f"sign_correct must be True, False or 'sample', got {sign_correct!r}")
     if l1 not in ("mean", "sum"):
         raise InputError(f"l1 must be 'mean' or 'sum', got {l1!r}")
+    ref_sign = None
+    if sign_reference is not None:
+        if sign_correct is not True:
+            raise InputError("sign_reference needs sign_correct=True (element-wise sign correction)")
+        ref_sign = torch.sign(sign_reference.detach().to(x1.device, x1.dtype)).expand_as(x1)
     was_training = net.training
     flags = [p.requires_grad for p in net.parameters()]
     net.eval()
@@ -134,6 +144,8 @@ def gradient_ascent(
                     g = g / norm.clamp_min(torch.finfo(g.dtype).tiny)
                 if sign_correct == "sample":
                     g = g * torch.sign((g * x).sum(dim=dims, keepdim=True))
+                elif ref_sign is not None:
+                    g = g.abs() * ref_sign  # = G ⊙ sgn(G ⊙ R)
                 elif sign_correct:
                     g = g * torch.sign(g * x)
                 x = x + gamma * g

@@ -62,7 +62,10 @@ from physio.represent.pyramid import (
 )
 from physio.roi.crop import detect_box
 
-__all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA", "feather_window"]
+__all__ = ["DeepMag", "StreamingBandpass", "DEFAULT_GAMMA", "feather_window", "SIGN_FROM", "VARIANTS"]
+
+SIGN_FROM = ("x", "band", "pooled", "net")
+"""References for the element-wise sign correction (see :class:`DeepMag`)."""
 
 DEFAULT_GAMMA = {"pulse": 6e-5, "resp": 3.6e-3}
 """The paper's step sizes (§5.1, §5.2) with N = 20."""
@@ -226,6 +229,26 @@ class DeepMag(Magnifier):
     dark_floor : float
         Colour: cells darker than this in either frame are left unmagnified (:data:`DARK_FLOOR`; 0 turns
         the guard off).
+    colour_update : {"paper", "integrated"}
+        Colour reconstruction.  ``"paper"``: band-pass the change of ``X`` (eq. 15), then integrate it
+        (eq. 16).  ``"integrated"`` (not the paper's): integrate the change of the log intensity that
+        eq. 16 implies, ``Σ 2·(artanh X_N − artanh X_1)``, *then* band-pass it (as eq. 20–21 do for
+        the phase), so the change has no temporal mean and no drift: the paper's order leaves each cell
+        the constant its integral started from (``docs/deepmag.md``, *Static offset*).
+    sign_from : {"x", "band", "pooled", "net"}
+        The reference of the element-wise sign correction (eq. 3).  ``"x"``: ``X_n`` itself (the paper);
+        ``"band"``: ``F(X_1)``, each cell's representation band-passed in time; ``"pooled"``: the box
+        mean of ``F(X_1)`` per channel (one sign per time point and channel); ``"net"``: the network's
+        own waveform, ``y(F(X_1))(t) · sgn ρ``, with ``ρ`` each element's correlation with that waveform
+        accumulated over the blocks so far (the source's waveform, with each cell's polarity).  Not the paper's; all three
+        delay the ascent by the band-pass's margin.
+    smooth_cells : float
+        ``colour_update="integrated"``: Gaussian σ (in cells of the ``L×L`` grid) of a spatial smoothing
+        of the band-passed change before reconstruction; 0 = none.
+    gain : float, optional
+        ``colour_update="integrated"``: scale the change so that the in-band RMS of the changed cells'
+        mean log green is ``gain`` × the original's, measured on the first block (γ then sets only the
+        ascent, not the amplitude); :attr:`gain_scale` holds the factor.
     """
 
     needs_grad = True
@@ -253,11 +276,30 @@ class DeepMag(Magnifier):
         box: tuple[int, int, int, int] | None = None,
         feather: float = 0.1,
         dark_floor: float = DARK_FLOOR,
+        colour_update: str = "paper",
+        sign_from: str = "x",
+        smooth_cells: float = 0.0,
+        gain: float | None = None,
     ) -> None:
         if source not in ("pulse", "resp"):
             raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
         if phase_update not in ("change", "literal"):
             raise InputError(f"phase_update must be 'change' or 'literal', got {phase_update!r}")
+        if colour_update not in ("paper", "integrated"):
+            raise InputError(f"colour_update must be 'paper' or 'integrated', got {colour_update!r}")
+        if sign_from not in SIGN_FROM:
+            raise InputError(f"sign_from must be one of {', '.join(SIGN_FROM)}, got {sign_from!r}")
+        if sign_from != "x" and sign_correct is not True:
+            raise InputError("sign_from other than 'x' needs the element-wise sign correction (sign_correct=True)")
+        if not (np.isfinite(smooth_cells) and smooth_cells >= 0):
+            raise InputError(f"smooth_cells must be ≥ 0, got {smooth_cells}")
+        if gain is not None and not (np.isfinite(gain) and gain > 1):
+            raise InputError(f"gain must be > 1, got {gain}")
+        if (source == "resp" or colour_update == "paper") and (smooth_cells or gain is not None or sign_from != "x"):
+            raise InputError("gain, sign_from and smooth_cells are options of the pulse's integrated colour update "
+                             "(colour_update='integrated'; not the respiration's)")
+        if source == "resp" and colour_update != "paper":
+            raise InputError("colour_update applies to the pulse (colour) only")
         self.name = "deepmag"
         self.source = source
         self.gamma = float(DEFAULT_GAMMA[source] if gamma is None else gamma)
@@ -281,6 +323,11 @@ class DeepMag(Magnifier):
         self.box = None if box is None else tuple(int(v) for v in box)
         self.feather = float(feather)
         self.dark_floor = float(dark_floor)
+        self.colour_update, self.sign_from = colour_update, sign_from
+        self.smooth_cells = float(smooth_cells)
+        self.gain = None if gain is None else float(gain)
+        self.gain_scale: float | None = None  # the factor the change was scaled by to reach ``gain`` (last run)
+        self._rho: torch.Tensor | None = None
         self._pyramid = None
         self.last_scale: float | None = None
         self.objective_history: list[np.ndarray] = []
@@ -308,14 +355,16 @@ class DeepMag(Magnifier):
         return d
 
     # -- shared pieces --------------------------------------------------------------------------
-    def _ascend(self, x1: torch.Tensor, record: bool = False) -> torch.Tensor:
-        """Gradient ascent in batches; returns ``X_N − X_1`` (same shape).  Needs ``last_scale`` set."""
+    def _ascend(self, x1: torch.Tensor, record: bool = False, ref: torch.Tensor | None = None) -> torch.Tensor:
+        """Gradient ascent in batches; returns ``X_N − X_1`` (same shape).  Needs ``last_scale`` set.
+        ``ref``: the sign correction's reference (``sign_from``), aligned with ``x1``."""
         out = []
         for s in range(0, len(x1), self.batch):
             res = gradient_ascent(
                 self.net, x1[s : s + self.batch], self.gamma, self.iterations,
                 l1_normalize=self.l1_normalize, sign_correct=self.sign_correct, l1=self.l1,
                 input_scale=self.last_scale, record=record,
+                sign_reference=None if ref is None else ref[s : s + self.batch],
             )
             if record and res.objective:
                 self.objective_history.append(torch.stack(res.objective).numpy())
@@ -351,7 +400,9 @@ class DeepMag(Magnifier):
         self.last_scale = None
         self.objective_history = []
         sos = butter_bandpass_sos(self.band_hz, fps, self.filter_order)
-        if self.source == "pulse":
+        if self.source == "pulse" and self.colour_update == "integrated":
+            yield from self._stream_colour_integrated(chunks, fps, sos, progress, record)
+        elif self.source == "pulse":
             yield from self._stream_colour(chunks, fps, sos, progress, record)
         else:
             yield from self._stream_motion(chunks, fps, sos, progress, record)
@@ -451,6 +502,174 @@ class DeepMag(Magnifier):
             return
         yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
 
+    # -- colour, the integrated update (not the paper's; see colour_update / sign_from) ---------------
+    def _reference(self, fx1: np.ndarray) -> torch.Tensor:
+        """The sign correction's reference from band-passed ``X_1`` samples ``(n, 3, L, L)``."""
+        ref = torch.from_numpy(np.ascontiguousarray(fx1)).to(self.device, torch.float32)
+        if self.sign_from == "pooled":
+            ref = ref.mean(dim=(2, 3), keepdim=True)
+        elif self.sign_from == "net":
+            with torch.no_grad():
+                y = torch.cat([self.net(ref[s : s + self.batch] / self.last_scale).reshape(-1)
+                               for s in range(0, len(ref), self.batch)])
+            y = y - y.mean()
+            rho = torch.einsum("t,tchw->chw", y, ref)  # accumulated over the blocks so far
+            self._rho = rho if self._rho is None else self._rho + rho
+            ref = y.view(-1, 1, 1, 1) * torch.sign(self._rho)[None]
+        return ref
+
+    def _smooth(self, x: torch.Tensor) -> torch.Tensor:
+        """Separable Gaussian (σ = ``smooth_cells``) over the last two axes, reflected at the edges."""
+        if self.smooth_cells <= 0:
+            return x
+        r = max(1, int(np.ceil(3 * self.smooth_cells)))
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / self.smooth_cells) ** 2)
+        k = k / k.sum()
+        n, c, h, w = x.shape
+        y = x.reshape(n * c, 1, h, w)
+        pad_h, pad_w = min(r, h - 1), min(r, w - 1)
+        y = torch.nn.functional.pad(y, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
+        kh, kw = k[r - pad_h : r + pad_h + 1], k[r - pad_w : r + pad_w + 1]
+        y = torch.nn.functional.conv2d(y, (kh / kh.sum()).view(1, 1, -1, 1))
+        y = torch.nn.functional.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1))
+        return y.reshape(n, c, h, w)
+
+    def _gain_scale(self, change: torch.Tensor, orig: torch.Tensor) -> float:
+        """The factor ``k`` for which the in-band RMS of ``o + k·c`` is ``gain`` × that of ``o``, where
+        ``c`` and ``o`` are the band-passed log-green change and original, averaged over the cells the
+        change lands on (weights: each cell's RMS change)."""
+        g_c, g_o = change[:, 1].double(), orig[:, 1].double()
+        w = g_c.pow(2).mean(0).sqrt()
+        if not float(w.sum()) > 0:
+            return 1.0
+        w = w / w.sum()
+        c, o = (g_c * w).sum(dim=(1, 2)), (g_o * w).sum(dim=(1, 2))
+        cc, oc, oo = float(c @ c), float(o @ c), float(o @ o)
+        if not (cc > 0 and oo > 0):
+            return 1.0
+        return (-oc + np.sqrt(oc * oc + cc * oo * (self.gain**2 - 1))) / cc
+
+    def _stream_colour_integrated(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+        """Colour with ``colour_update="integrated"`` and/or a ``sign_from`` reference.
+
+        Per frame ``t``: ``L(t) = Σ_{t'<t} 2·(artanh X_N(t') − artanh X_1(t'))`` (0 in cells dark in either
+        frame), band-passed in time, optionally smoothed and scaled to ``gain``;
+        ``C̃_l = (C_l + ε/2)·exp(F(L)) − ε/2`` (eq. 16 with the change integrated before it is filtered),
+        then eq. 17.
+        """
+        margin = self.margin_frames(fps)
+        bp_x = StreamingBandpass(sos, margin, self.block_frames) if self.sign_from != "x" else None
+        bp = StreamingBandpass(sos, margin, self.block_frames)  # L(t), one sample per frame
+        bp_o = StreamingBandpass(sos, margin, self.block_frames) if self.gain is not None else None
+        frames_q: list[np.ndarray] = []
+        small_q: list[torch.Tensor] = []
+        x1_q: list[torch.Tensor] = []  # X_1 samples waiting for their ascent
+        dark_q: list[torch.Tensor] = []
+        scale_buf: list[torch.Tensor] = []
+        cum: torch.Tensor | None = None
+        prev_small: torch.Tensor | None = None
+        size_hw, weight = None, None
+        half_eps = NFD_EPS / 2
+        self.gain_scale = None
+        self._rho = None  # sign_from="net": each element's correlation with the waveform, so far
+
+        def set_scale(final: bool) -> bool:
+            if self.last_scale is None:
+                if self.input_scale is not None:
+                    self.last_scale = float(self.input_scale)
+                elif sum(len(b) for b in scale_buf) >= self.block_frames or (final and scale_buf):
+                    rms = float(torch.cat(scale_buf)[: self.block_frames].pow(2).mean().sqrt())
+                    self.last_scale = rms if rms > 0 else 1.0
+                    scale_buf.clear()
+            return self.last_scale is not None
+
+        def ascend(n: int, ref: torch.Tensor | None) -> None:
+            nonlocal cum
+            x1 = torch.stack(x1_q[:n])
+            dark = torch.stack(dark_q[:n])
+            del x1_q[:n], dark_q[:n]
+            xn = (x1 + self._ascend(x1, record, ref)).clamp(-1 + 1e-6, 1 - 1e-6)
+            d = 2 * (torch.atanh(xn.double()) - torch.atanh(x1.double()))
+            c = torch.cumsum(d.masked_fill(dark, 0.0), 0) + (cum if cum is not None else 0)
+            cum = c[-1]
+            bp.push(c.cpu().numpy())
+
+        def run_ascents(final: bool) -> None:
+            if not set_scale(final):
+                return
+            if bp_x is None:
+                if x1_q:
+                    ascend(len(x1_q), None)
+                return
+            for fx in bp_x.pop(final=final):
+                ascend(len(fx), self._reference(fx))
+
+        o_blocks: list[np.ndarray] = []  # band-passed log C_l blocks (gain calibration; ahead of bp's)
+
+        def emit(final: bool):
+            if bp_o is not None and self.gain_scale is None:
+                o_blocks.extend(bp_o.pop(final=final))
+            for fl in bp.pop(final=final):
+                fo = o_blocks.pop(0) if o_blocks else None
+                for s in range(0, len(fl), RECON_FRAMES):
+                    n = len(fl[s : s + RECON_FRAMES])
+                    u = torch.from_numpy(np.ascontiguousarray(fl[s : s + n])).to(self.device, torch.float64)
+                    u = self._smooth(u)
+                    if self.gain is not None:
+                        if self.gain_scale is None:
+                            o = torch.from_numpy(np.ascontiguousarray(fo)).to(self.device, torch.float64)
+                            self.gain_scale = float(self._gain_scale(self._smooth(
+                                torch.from_numpy(np.ascontiguousarray(fl)).to(self.device, torch.float64)), o))
+                        u = u * self.gain_scale
+                    orig_small = torch.stack(small_q[:n]).double()
+                    del small_q[:n]
+                    rec = ((orig_small + half_eps) * u.exp() - half_eps).clamp_min(0)
+                    full = to_tensor(np.stack(frames_q[:n]), self.device)
+                    del frames_q[:n]
+                    change = upsample_frames((rec - orig_small).float(), size_hw)
+                    yield to_uint8(_paste(full, change, self.box, weight))
+
+        for chunk in chunks:
+            c = np.asarray(chunk)
+            if c.ndim == 3:
+                c = c[None]
+            if not len(c):
+                continue
+            if size_hw is None:
+                _check_box(self.box, *c.shape[1:3])
+                if self.box is None:
+                    size_hw = c.shape[1:3]
+                else:
+                    x0, y0, x1, y1 = self.box
+                    size_hw = (y1 - y0, x1 - x0)
+                    weight = feather_window(*size_hw, self.feather, self.device)
+            frames_q.extend(list(c))
+            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
+            with torch.no_grad():
+                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
+            small_q.extend(list(small))
+            if bp_o is not None and self.gain_scale is None:
+                bp_o.push(torch.log(small.double() + half_eps).cpu().numpy())
+            if prev_small is None:  # frame 0: no change
+                bp.push(np.zeros((1, *small.shape[1:])))
+            seq = small if prev_small is None else torch.cat([prev_small[None], small])
+            prev_small = small[-1]
+            if len(seq) < 2:
+                continue
+            x1 = nfd(seq)
+            x1_q.extend(list(x1))
+            dark_q.extend(list(torch.minimum(seq[1:], seq[:-1]) < self.dark_floor))
+            if self.last_scale is None:
+                scale_buf.append(x1)
+            if bp_x is not None:
+                bp_x.push(x1.cpu().numpy())
+            run_ascents(final=False)
+            yield from _reported(emit(final=False), progress)
+        if prev_small is None:
+            raise InputError("no frames to magnify")
+        run_ascents(final=True)
+        yield from _reported(emit(final=True), progress)
+
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
     def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
         if self._pyramid is None:
@@ -544,6 +763,19 @@ class DeepMag(Magnifier):
 # ---------------------------------------------------------------------------------------------------
 # factory for `physio magnify --method deepmag` (registered in physio.magnify.registry)
 # ---------------------------------------------------------------------------------------------------
+DEFAULT_GAIN = 10.0
+"""``coherent`` variant without ``--gamma``: the change is scaled so that the skin's in-band colour is 10× the
+original's (the ×10 of the paper's and the synthetic cohorts' ground-truth renderings)."""
+
+VARIANTS = {
+    "paper": {"pulse": {}, "resp": {}},
+    "coherent": {"pulse": {"colour_update": "integrated", "sign_from": "net", "smooth_cells": 1.0}, "resp": {}},
+}
+"""``physio magnify --method deepmag --variant NAME``: ``paper`` is Algorithm 1 and eq. 14–22 as published
+(with the readings in ``docs/deepmag.md``); ``coherent`` is physio's variant (same ascent, the change
+integrated before it is band-passed, the sign from the network's own waveform with each cell's polarity,
+spatially smoothed; chosen by the ablation in ``docs/evaluation.md``)."""
+
 ROI_FROM_REPRESENTATION = {"mask:face": "face", "mask:skin": "face", "mask:torso": "torso", "mask:shoulders": "torso",
                            "detect:face": "face", "detect:torso": "torso"}
 
@@ -596,9 +828,17 @@ def deepmag_magnifier(
     alpha: float | None = None,
     level: int | None = None,
     block_frames: int = 256,
+    variant: str = "coherent",
+    colour_update: str | None = None,
+    sign_from: str | None = None,
+    smooth_cells: float | None = None,
+    gain: float | None = None,
 ) -> DeepMag:
     """Build DeepMag for ``physio magnify``: loads the shipped (or given) network for ``source``.
 
+    ``variant``: ``"coherent"`` (default; :data:`VARIANTS`) or ``"paper"``; ``colour_update``, ``sign_from``
+    and ``smooth_cells`` override the variant's choices (ablations).  ``gain``: target gain of the
+    integrated colour update (default :data:`DEFAULT_GAIN` when neither ``gain`` nor ``gamma`` is given).
     ``roi="auto"`` uses the region the network was trained on (its checkpoint's representation):
     the face for the shipped PulseNet, the torso for the shipped RespNet, detected on the video's first
     3 s; ``"full"`` is the whole frame (the paper's setting).  ``l1="off"`` and
@@ -629,6 +869,17 @@ def deepmag_magnifier(
         sign_correct={"on": True, "off": False, "sample": "sample"}[sign_correction],
         phase_update=phase_update, phase_clip=phase_clip == "on", block_frames=block_frames, device=str(dev),
     )
+    if variant not in VARIANTS:
+        raise InputError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    preset = dict(VARIANTS[variant][source])
+    for k, v in (("colour_update", colour_update), ("sign_from", sign_from), ("smooth_cells", smooth_cells)):
+        if v is not None:
+            preset[k] = v
+    if gain is None and gamma is None and preset.get("colour_update") == "integrated":
+        gain = DEFAULT_GAIN  # no step size given: a visible magnification, whatever the video's own pulse
+    if gain is not None:
+        preset["gain"] = gain
+    kwargs.update(preset)
     if roi == "full":
         return DeepMag(net, source, **kwargs)
     return _AutoBoxDeepMag(net, source, region=roi, **kwargs)

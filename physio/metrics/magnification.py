@@ -38,6 +38,7 @@ __all__ = [
     "per_pixel_correlation",
     "PixelCorrelation",
     "correlation_summary",
+    "static_offset",
 ]
 
 
@@ -113,6 +114,27 @@ def change_correlation(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, mas
     pixel (so slow drifts that are not magnification do not count).
     """
     return pearson(*_region_changes(out, orig, truth, mask, fps, band))
+
+
+def static_offset(out: np.ndarray, orig: np.ndarray, mask: np.ndarray, fps: float,
+                  band: tuple[float, float]) -> float:
+    """How much of a method's change is a constant rather than a magnified signal.
+
+    Over the pixels of a fixed ``mask`` (2-D; channels separately): the mean over pixels of
+    ``|temporal mean of (out − orig)|``, divided by the mean over pixels of the change's in-band RMS (per
+    pixel, band-passed in time).  A band-passed magnification has no temporal mean (≈ 0); a change that
+    sits on the frame as a constant pattern gives ≫ 1.
+    """
+    m = np.asarray(mask).astype(bool)
+    if m.ndim != 2 or not m.any():
+        raise InputError("static_offset needs a non-empty 2-D mask")
+    change = np.asarray(out, np.float32)[:, m] - np.asarray(orig, np.float32)[:, m]  # (T, P, C)
+    if len(change) < 2:
+        raise InputError("static_offset needs at least two frames")
+    sos = sps.butter(3, band, btype="bandpass", fs=fps, output="sos")
+    rms = np.sqrt((sps.sosfiltfilt(sos, change.astype(np.float64), axis=0) ** 2).mean(0))
+    denom = float(rms.mean())
+    return float(np.abs(change.mean(0, dtype=np.float64)).mean() / denom) if denom > 0 else float("inf")
 
 
 def projected_gain(out: np.ndarray, orig: np.ndarray, truth: np.ndarray, alpha: float, mask: np.ndarray,
