@@ -462,24 +462,8 @@ class DeepMag(Magnifier):
                 emitted += n
                 yield to_uint8(_paste(full, change, self.box, weight))
 
-        for chunk in chunks:
-            c = np.asarray(chunk)
-            if c.ndim == 3:
-                c = c[None]
-            if not len(c):
-                continue
-            if size_hw is None:
-                _check_box(self.box, *c.shape[1:3])
-                if self.box is None:
-                    size_hw = c.shape[1:3]
-                else:
-                    x0, y0, x1, y1 = self.box
-                    size_hw = (y1 - y0, x1 - x0)
-                    weight = feather_window(*size_hw, self.feather, self.device)
+        for c, small, size_hw, weight in self._colour_chunks(chunks):
             frames_q.extend(list(c))
-            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
-            with torch.no_grad():
-                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
             small_q.extend(list(small))
             seq = small if prev_small is None else torch.cat([prev_small[None], small])
             prev_small = small[-1]
@@ -501,6 +485,28 @@ class DeepMag(Magnifier):
             yield np.stack(frames_q)
             return
         yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
+
+    def _colour_chunks(self, chunks) -> Iterator[tuple[np.ndarray, torch.Tensor, tuple[int, int], torch.Tensor | None]]:
+        """Colour input, chunk by chunk: ``(frames, C_l (t, 3, L, L), region size, feather weight)``."""
+        size_hw, weight = None, None
+        for chunk in chunks:
+            c = np.asarray(chunk)
+            if c.ndim == 3:
+                c = c[None]
+            if not len(c):
+                continue
+            if size_hw is None:
+                _check_box(self.box, *c.shape[1:3])
+                if self.box is None:
+                    size_hw = c.shape[1:3]
+                else:
+                    x0, y0, x1, y1 = self.box
+                    size_hw = (y1 - y0, x1 - x0)
+                    weight = feather_window(*size_hw, self.feather, self.device)
+            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
+            with torch.no_grad():
+                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
+            yield c, small, size_hw, weight
 
     # -- colour, the integrated update (not the paper's; see colour_update / sign_from) ---------------
     def _reference(self, fx1: np.ndarray) -> torch.Tensor:
@@ -629,24 +635,8 @@ class DeepMag(Magnifier):
                     change = upsample_frames((rec - orig_small).float(), size_hw)
                     yield to_uint8(_paste(full, change, self.box, weight))
 
-        for chunk in chunks:
-            c = np.asarray(chunk)
-            if c.ndim == 3:
-                c = c[None]
-            if not len(c):
-                continue
-            if size_hw is None:
-                _check_box(self.box, *c.shape[1:3])
-                if self.box is None:
-                    size_hw = c.shape[1:3]
-                else:
-                    x0, y0, x1, y1 = self.box
-                    size_hw = (y1 - y0, x1 - x0)
-                    weight = feather_window(*size_hw, self.feather, self.device)
+        for c, small, size_hw, weight in self._colour_chunks(chunks):
             frames_q.extend(list(c))
-            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
-            with torch.no_grad():
-                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
             small_q.extend(list(small))
             if bp_o is not None and self.gain_scale is None:
                 bp_o.push(torch.log(small.double() + half_eps).cpu().numpy())
