@@ -34,6 +34,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--overwrite", action="store_true", help="replace video.mp4/signals.csv in OUTDIR")
     e.set_defaults(_action=_export)
 
+    m = sub.add_parser("merge", help="merge cohorts into one (participant names must be unique, or --prefix)")
+    m.add_argument("files", nargs="+", metavar="COHORT.h5", help="two or more cohort files")
+    m.add_argument("-o", "--out", required=True, metavar="OUT.h5", help="cohort file to write (atomically)")
+    m.add_argument("--prefix", default=None, metavar="P1,P2,...",
+                   help="one prefix per input: its participants become PREFIX-NAME")
+    m.add_argument("--drop-videos", action="store_true",
+                   help="leave out the sessions' extra renderings (videos/, e.g. ground-truth magnified)")
+    m.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists")
+    m.set_defaults(_action=_merge)
+
     from physio.cohort.importers import IMPORTERS, importer  # noqa: PLC0415 - importers load h5py/SciPy
 
     for name in IMPORTERS:
@@ -89,6 +99,17 @@ def _export(args) -> int:
         check_output(Path(args.outdir) / name, inputs=[args.file], overwrite=args.overwrite)
     out = cohort_export(args.file, args.session, args.outdir, crf=args.crf, lossless=args.lossless)
     print(f"wrote {out['video']} and {out['signals']}")
+    return 0
+
+
+def _merge(args) -> int:
+    from physio.cohort.merge import merge_cohorts  # noqa: PLC0415
+
+    check_output(args.out, inputs=args.files, overwrite=args.overwrite, what="cohort file")
+    prefixes = args.prefix.split(",") if args.prefix else None
+    info = merge_cohorts(args.files, args.out, prefixes=prefixes, drop_videos=args.drop_videos)
+    print(f"wrote {info['out']}: {info['participants']} participants, {info['sessions']} sessions "
+          f"from {len(info['inputs'])} cohorts")
     return 0
 
 

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from physio.cohort import Cohort, Split
 from physio.errors import CohortSchemaError, InputError
 from physio.represent.cache import CacheReader, read_cache
+from physio.train.augment import Augmenter
 
 __all__ = ["BlockDataset", "derivative_labels", "collate_blocks"]
 
@@ -62,13 +63,18 @@ class BlockDataset(Dataset):
         Consecutive samples per item.
     standardize : bool
         Divide each session's representation by its stored scale.
+    augment : Augmenter, optional
+        Training augmentations (:mod:`physio.train.augment`) applied to every block read; ``None`` or an
+        empty one reads the cache as stored.  A label lag ``k`` pairs ``x(t)`` with ``y(t + k)``, the block
+        shrinking where ``t + k`` leaves the session.
 
     Items are ``(x, y)`` with ``x`` float32 ``(block, C, S, S)`` and ``y`` float32 ``(block,)``; the
     last block of a session may be shorter.
     """
 
     def __init__(
-        self, cohort_path, split: Split, cache_key: str, source: str, block: int = 32, standardize: bool = True
+        self, cohort_path, split: Split, cache_key: str, source: str, block: int = 32, standardize: bool = True,
+        augment: Augmenter | None = None,
     ) -> None:
         if source not in ("pulse", "resp"):
             raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
@@ -77,6 +83,8 @@ class BlockDataset(Dataset):
         self.source = source
         self.block = int(block)
         self.standardize = bool(standardize)
+        self.augment = augment if augment else None
+        self.fps: dict[str, float] = {}
         self.items: list[tuple[str, int, int]] = []
         self.labels: dict[str, np.ndarray] = {}
         self.cache = CacheReader(self.path)
@@ -91,6 +99,7 @@ class BlockDataset(Dataset):
                     a, b = split.frame_ranges[s.key]
                     lo, hi = int(round(a * n)), int(round(b * n))
                 self.labels[s.key] = y
+                self.fps[s.key] = float(s.fps)
                 for start in range(lo, hi, self.block):
                     self.items.append((s.key, start, min(start + self.block, hi)))
         self.cache.close()
@@ -110,9 +119,17 @@ class BlockDataset(Dataset):
     def __getitem__(self, i: int):
         key, a, b = self.items[i]
         grp = self.cache.require(key, self.cache_key)
-        x = torch.from_numpy(read_cache(grp, a, b, self.standardize))
-        y = torch.from_numpy(self.labels[key][a:b])
-        return x, y
+        y_all = self.labels[key]
+        if self.augment is None:
+            return torch.from_numpy(read_cache(grp, a, b, self.standardize)), torch.from_numpy(y_all[a:b])
+        # numpy generator seeded from torch's RNG: seeded by the loop (checkpointed) and per worker by torch
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+        k = self.augment.draw_lag(rng)
+        a2, b2 = max(a, -k), min(b, len(y_all) - k)
+        if b2 <= a2:  # the lag leaves nothing of a very short block: read it unlagged
+            a2, b2, k = a, b, 0
+        x = self.augment(read_cache(grp, a2, b2, self.standardize), rng, fps=self.fps[key])
+        return torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(y_all[a2 + k : b2 + k]))
 
 def collate_blocks(items):
     """Concatenate blocks into one batch ``(N, C, S, S)``, ``(N,)``."""

@@ -34,6 +34,7 @@ from physio.errors import InputError
 from physio.nets.registry import CHECKPOINT_FORMAT, NETS, build_net, load_checkpoint
 from physio.rates.waveform import estimate_rate, reference_rate
 from physio.represent.cache import ensure_cache, read_cache
+from physio.train.augment import Augmenter, parse_augment
 from physio.train.data import BlockDataset, collate_blocks
 
 __all__ = ["TrainConfig", "train", "predict_session"]
@@ -63,6 +64,8 @@ class TrainConfig:
     device: str = "auto"
     bands: str = "deepmag"
     threads: int = 0  # torch intra-op threads (0: torch's default)
+    augment: dict = field(default_factory=dict)  # training augmentations (physio.train.augment); {} = off
+    init_from: str = ""  # start from this checkpoint's weights (same net and net_args) instead of random
 
     def __post_init__(self) -> None:
         if self.net not in NETS:
@@ -81,6 +84,9 @@ class TrainConfig:
             raise InputError(f"test_fraction + val_fraction must be < 1, got {self.test_fraction} + {self.val_fraction}")
         if self.samples_per_epoch < 0 or self.workers < 0 or self.threads < 0:
             raise InputError("samples_per_epoch, workers and threads must be ≥ 0")
+        parse_augment(self.augment or {})  # refuse unknown augmentations/keys at load time
+        if self.init_from and not Path(self.init_from).is_file():
+            raise InputError(f"init_from: no checkpoint at {self.init_from}")
 
 
 def _make_split(cfg: TrainConfig, cohort_path) -> dict:
@@ -212,7 +218,10 @@ def _resume(cfg: TrainConfig, last_path: Path, net, opt, content_hash: str, rank
         raise InputError(f"{last_path}: was trained on a different cohort (content hash differs)")
     # ``epochs`` may grow: no schedule depends on it, so extending a run equals training longer
     given = {**dataclasses.asdict(cfg), "epochs": ckpt["config"]["epochs"]}
-    if ckpt["config"] != given:
+    # keys added to TrainConfig since the checkpoint was written take their defaults
+    stored = {**dataclasses.asdict(TrainConfig(net=cfg.net, source=cfg.source)), **ckpt["config"]}
+    stored = {k: stored[k] for k in given}
+    if stored != given:
         raise InputError(f"{last_path}: config differs from the one given; refusing to resume")
     if cfg.epochs < ckpt["epoch"]:
         raise InputError(f"{last_path}: already trained {ckpt['epoch']} epochs; --epochs {cfg.epochs} is fewer")
@@ -222,10 +231,28 @@ def _resume(cfg: TrainConfig, last_path: Path, net, opt, content_hash: str, rank
     return ckpt["history"], ckpt["epoch"], ckpt.get("best_val", float("inf"))
 
 
+def _weights_sha256(state_dict) -> str:
+    return hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes() for v in state_dict.values())).hexdigest()
+
+
+def _init_from(cfg: TrainConfig, net) -> dict:
+    """Load ``cfg.init_from``'s weights into ``net`` (fine-tuning); it must be the same network on the
+    same representation.  Returns its provenance (path, weights hash, what it was trained on)."""
+    ckpt = load_checkpoint(cfg.init_from)
+    for key in ("net", "net_args", "source", "representation"):
+        if ckpt.get(key) != getattr(cfg, key):
+            raise InputError(f"init_from {cfg.init_from}: its {key} {ckpt.get(key)!r} differs from the "
+                             f"config's {getattr(cfg, key)!r}")
+    net.load_state_dict(ckpt["state_dict"])
+    return {"path": str(cfg.init_from), "weights_sha256": _weights_sha256(ckpt["state_dict"]),
+            "cohort_content_sha256": ckpt.get("cohort_content_sha256"), "epochs": ckpt.get("epoch")}
+
+
 def _data(cfg: TrainConfig, cohort_path, parts: dict, cache_key: str, rank: int, world: int):
     """Training and validation block datasets, the epoch sampler (sharded over ranks) and the loader."""
     standardize = bool(cfg.representation.get("standardize", True))
-    train_ds = BlockDataset(cohort_path, parts["train"], cache_key, cfg.source, cfg.block, standardize)
+    augment = Augmenter(parse_augment(cfg.augment or {}))
+    train_ds = BlockDataset(cohort_path, parts["train"], cache_key, cfg.source, cfg.block, standardize, augment)
     val_part = parts.get("val") or parts["test"]
     val_ds = BlockDataset(cohort_path, val_part, cache_key, cfg.source, cfg.block, standardize)
     limit = (cfg.samples_per_epoch + cfg.block - 1) // cfg.block if cfg.samples_per_epoch else 0
@@ -265,6 +292,7 @@ class _Run:
     content_hash: str
     parts: dict
     world: int
+    init: dict | None = None
 
     def checkpoint(self, net, opt, epoch: int, history: list, rng_states: list, best_val: float) -> dict:
         cfg = self.cfg
@@ -289,6 +317,7 @@ class _Run:
             "world_size": self.world,
             "torch_version": str(torch.__version__),
             "best_val": best_val,
+            "init_from": self.init,
         }
 
 
@@ -336,6 +365,7 @@ def train(
     random.seed(cfg.seed)
     device = _device(cfg, rank)
     net = build_net(cfg.net, cfg.net_args).to(device)
+    init = _init_from(cfg, net) if cfg.init_from else None
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history, start_epoch, best = _resume(cfg, last_path, net, opt, content_hash, rank) if resume else ([], 0, float("inf"))
 
@@ -344,7 +374,7 @@ def train(
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     t0 = time.time()
-    run = _Run(cfg, cohort_path, cache_key, content_hash, parts, world)
+    run = _Run(cfg, cohort_path, cache_key, content_hash, parts, world, init)
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
         losses = _train_epoch(model, loader, opt, device, epoch, cfg, progress and rank == 0)
@@ -373,9 +403,7 @@ def train(
                 atomic_torch_save({**ckpt, "optimizer": None}, best_path)
         if world > 1:
             dist.barrier()
-    weights_hash = hashlib.sha256(
-        b"".join(v.detach().cpu().numpy().tobytes() for v in net.state_dict().values())
-    ).hexdigest()
+    weights_hash = _weights_sha256(net.state_dict())
     summary = {
         "rank": rank,
         "world_size": world,
