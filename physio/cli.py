@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import importlib
+import os
 import pkgutil
 import re
 import signal
@@ -136,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PhysioError as exc:
         print(f"physio: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `physio ... | head`: the reader left; stop quietly, as a killed-by-SIGPIPE tool
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return 141
     except _Terminated:
         print("physio: terminated", file=sys.stderr)
         return 143

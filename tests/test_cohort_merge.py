@@ -71,3 +71,21 @@ def test_merge_drop_videos(pair, tmp_path):
         assert m["q0/A"].video_names == []
         assert m["q0/A"].n_frames > 0
     assert cohort_check(out) == []
+
+
+def test_closed_pipe_is_quiet(pair):
+    """`physio cohort info FILE | head -1`: the reader leaving is exit 141 and no traceback."""
+    import subprocess
+    import sys
+
+    # a command with more output than a pipe buffers, so the writer certainly meets the closed pipe
+    code = ("import sys, physio.commands.cohort as c\n"
+            "def spam(args):\n    for i in range(200000): print('x' * 60)\n    return 0\n"
+            "c._info = spam\nfrom physio.cli import main\nsys.exit(main(sys.argv[1:]))")
+    p = subprocess.Popen([sys.executable, "-c", code, "cohort", "info", str(pair[0])], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
