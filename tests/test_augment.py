@@ -84,6 +84,15 @@ def test_illumination_is_uniform_and_scaled(rng):
     assert 0.3 < corr < 1.0  # exposure (shared) plus white balance (per channel)
 
 
+@pytest.mark.parametrize("t", [1, 2, 3])
+def test_every_augmentation_takes_a_short_block(t, rng):
+    """The last block of a session can be one sample long."""
+    aug = Augmenter(parse_augment({k: {"p": 1} for k in AUGMENT_DEFAULTS if k != "label_lag"}))
+    x = rng.normal(size=(t, 3, 36, 36)).astype(np.float32)
+    y = aug(x, np.random.default_rng(t))
+    assert y.shape == x.shape and np.isfinite(y).all()
+
+
 def test_noise_and_blur(rng):
     x = rng.normal(size=(32, 3, 36, 36)).astype(np.float32)
     n = Augmenter(parse_augment({"noise": {"p": 1, "sigma": [0.3, 0.3]}}))(x, np.random.default_rng(2))

@@ -89,11 +89,12 @@ def test_cli_config_and_overrides(cohort, tmp_path, capsys):
     assert main(["train", "--config", str(bad), "--cohort", str(cohort)]) == 2
 
 
-def test_shipped_configs_load():
+def test_shipped_configs_load(monkeypatch):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "configs"
-    for name in ("pulse.yaml", "resp.yaml"):
+    monkeypatch.chdir(root.parent)
+    for name in ("pulse.yaml", "resp.yaml", "pulse_real.yaml"):  # pulse_real: init_from is relative to the repo
         cfg = load_config(TrainConfig, root / name)
         assert cfg.source in ("pulse", "resp")
 

@@ -200,10 +200,11 @@ class Augmenter:
                 f = rng.uniform(*p["hz"], size=3)
                 ph = rng.uniform(0, 2 * np.pi, size=3)
                 w = rng.normal(size=3)
-                v = (w[:, None] * np.sin(2 * np.pi * f[:, None] * tt[None] + ph[:, None])).sum(axis=0)
-                # the added term is Δ log g per frame: the derivative of the slow gain series
-                d = np.gradient(v)
-                return d / (np.sqrt(np.mean(d ** 2)) + 1e-12)
+                # the added term is Δ log g per frame: the derivative of log g = Σ w sin(2π f t + φ),
+                # scaled by its stationary RMS (not the block's: a block may be one sample long)
+                k = w * 2 * np.pi * f
+                d = (k[:, None] * np.cos(2 * np.pi * f[:, None] * tt[None] + ph[:, None])).sum(axis=0)
+                return d / (np.sqrt(np.sum(k ** 2) / 2) + 1e-12)
 
             amp = rng.uniform(*p["amplitude"])
             common = series()
