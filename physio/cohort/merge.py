@@ -27,6 +27,17 @@ from physio.errors import CohortSchemaError, InputError
 __all__ = ["merge_cohorts"]
 
 
+def _copy_without(src: h5py.File, group: h5py.Group, parent: h5py.Group, name: str, skip: str) -> h5py.Group:
+    """Copy ``group`` (its attributes and every child except ``skip``) to ``parent[name]``."""
+    g = parent.create_group(name)
+    for k, v in group.attrs.items():
+        g.attrs[k] = v
+    for child in group:
+        if child != skip:
+            src.copy(group[child], g, name=child)
+    return g
+
+
 def merge_cohorts(
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -82,21 +93,11 @@ def merge_cohorts(
                     sp = src["participants"][name]
                     if not drop_videos:
                         src.copy(sp, parts, name=new)
-                    else:  # copy child by child, so the renderings are never written (HDF5 does not reclaim)
-                        g = parts.create_group(new)
-                        for k, v in sp.attrs.items():
-                            g.attrs[k] = v
-                        for child in sp:
-                            if child != "sessions":
-                                src.copy(sp[child], g, name=child)
+                    else:  # group by group, so the renderings are never written (HDF5 does not reclaim space)
+                        g = _copy_without(src, sp, parts, new, "sessions")
                         ss = g.create_group("sessions")
                         for sname, sg in sp["sessions"].items():
-                            d = ss.create_group(sname)
-                            for k, v in sg.attrs.items():
-                                d.attrs[k] = v
-                            for child in sg:
-                                if child != "videos":
-                                    src.copy(sg[child], d, name=child)
+                            _copy_without(src, sg, ss, sname, "videos")
                 for sg in parts[new]["sessions"].values():
                     n_sessions += 1
                     vp = sg.attrs.get("video_path")
