@@ -25,6 +25,7 @@ from physio.atomic import AtomicFile
 from physio.errors import InputError, VideoReadError, VideoWriteError
 
 __all__ = [
+    "prefetched",
     "VideoInfo",
     "VideoReader",
     "VideoWriter",
@@ -291,8 +292,17 @@ class VideoReader:
         finally:
             container.close()
 
-    def chunks(self, chunk_size: int | None = None) -> Iterator[np.ndarray]:
-        """Yield consecutive chunks ``(t, H, W, 3)`` uint8 with ``t ≤ chunk_size`` frames."""
+    def chunks(self, chunk_size: int | None = None, prefetch: bool = False) -> Iterator[np.ndarray]:
+        """Yield consecutive chunks ``(t, H, W, 3)`` uint8 with ``t ≤ chunk_size`` frames.
+
+        ``prefetch``: decode the next chunk in a reader thread while the caller works on this one
+        (:func:`prefetched`; one chunk more in memory).
+        """
+        if prefetch:
+            return prefetched(self._chunks(chunk_size))
+        return self._chunks(chunk_size)
+
+    def _chunks(self, chunk_size: int | None) -> Iterator[np.ndarray]:
         n = self.chunk_size if chunk_size is None else int(chunk_size)
         buf: list[np.ndarray] = []
         for frame in self.frames():
@@ -321,6 +331,62 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterable, depth: int = 1) -> Iterator:
+    """Iterate ``items`` in a background thread, at most ``depth`` items ahead of the consumer.
+
+    Decoding (FFmpeg, OpenCV's colour conversion) runs without the GIL, so a reader thread overlaps it
+    with the caller's work.  An exception in the producer is raised in the consumer at the item where
+    it happened; a consumer that stops early (``break``, an exception, garbage collection) stops the
+    thread and closes the source iterator.
+    """
+    import queue  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put((item, None)):
+                    break
+            else:
+                put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put((_DONE, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="physio-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is _DONE:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def video_read(path: str | os.PathLike, **kwargs) -> tuple[np.ndarray, float]:

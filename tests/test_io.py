@@ -7,7 +7,7 @@ import pytest
 
 from physio.cli import main
 from physio.errors import InputError, VideoReadError, VideoWriteError
-from physio.io import VideoReader, VideoWriter, video_info, video_read, video_write
+from physio.io import VideoReader, VideoWriter, prefetched, video_info, video_read, video_write
 from helpers import moving_gradient_clip
 
 
@@ -51,6 +51,45 @@ def test_chunks_bounded_and_complete(tmp_path):
     sizes = [len(c) for c in reader.chunks()]
     assert sizes == [5, 5, 5, 5, 3]
     np.testing.assert_array_equal(np.concatenate(list(reader.chunks())), clip)
+
+
+def test_prefetch_reader_thread_same_chunks_and_stops(tmp_path):
+    import threading
+
+    clip = moving_gradient_clip(t=23)
+    path = video_write(tmp_path / "c.mp4", clip, fps=10, lossless=True)
+    reader = VideoReader(path, chunk_size=5)
+    got = list(reader.chunks(prefetch=True))
+    assert [len(c) for c in got] == [5, 5, 5, 5, 3]
+    np.testing.assert_array_equal(np.concatenate(got), clip)
+    # a consumer that stops early stops the reader thread (and the source is closed)
+    closed = []
+
+    def source():
+        try:
+            for i in range(1000):
+                yield i
+        finally:
+            closed.append(True)
+
+    for i in prefetched(source()):
+        if i == 3:
+            break
+    assert closed == [True]
+    assert not any(t.name == "physio-reader" for t in threading.enumerate())
+
+
+def test_prefetch_passes_errors_at_their_item():
+    def source():
+        yield 1
+        yield 2
+        raise VideoReadError("decoding failed at frame 3")
+
+    seen = []
+    with pytest.raises(VideoReadError, match="frame 3"):
+        for i in prefetched(source()):
+            seen.append(i)
+    assert seen == [1, 2]
 
 
 def test_time_range_and_resize(tmp_path):

@@ -32,7 +32,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roi", default="face", choices=("face", "full"),
                    help="face = detect face/torso (fails clearly if none); full = the whole frame, explicitly")
     p.add_argument("--detector", default="mesh", choices=("mesh", "detection", "haar"))
-    p.add_argument("--every", type=int, default=1, help="run the face detector every K frames (tracking between)")
+    p.add_argument("--every", type=int, default=None, metavar="K",
+                   help="run the face detector every K frames, optical flow following the face between "
+                        "(default 10; 1 = detect on every frame)")
+    p.add_argument("--torso-every", type=int, default=None, metavar="K",
+                   help="run Pose every K frames, optical flow between (default: 3 x --every)")
     p.add_argument("--fps", type=float, help="frame-rate override")
     p.add_argument("--start", type=float, metavar="S")
     p.add_argument("--end", type=float, metavar="S")
@@ -44,6 +48,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pulse-model", default="pulse_cnn", help="shipped name or checkpoint path")
     p.add_argument("--resp-model", default="resp_cnn", help="shipped name or checkpoint path")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch threads (default: torch's own choice); reported in --json as threads")
     p.add_argument("--truth", metavar="FILE",
                    help="ground truth: CSV with time_s and pulse and/or resp columns (as `physio cohort export` writes)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -136,7 +142,8 @@ def _run_batch(args: argparse.Namespace, bands: str) -> int:
     if args.truth:
         raise InputError("--truth scores one video; it does not apply to --batch")
     rows = run_batch(args.video, args.out, method=args.method, resp_method=args.resp_method, roi=args.roi,
-                     detector=args.detector, every=args.every, pulse_model=args.pulse_model,
+                     detector=args.detector, every=args.every, torso_every=args.torso_every,
+                     pulse_model=args.pulse_model,
                      resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
                      workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     failed = [r for r in rows if r["error"]]
@@ -163,9 +170,15 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_folder(args.out, inputs=[args.video])
     truth = _load_truth(args.truth) if args.truth else None
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads must be >= 1, got {args.threads}")
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(args.threads)
     report, arrays = measure_rates(
         args.video, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,
-        every=args.every, fps=args.fps, start_s=args.start, end_s=args.end, pulse_model=args.pulse_model,
+        every=args.every, torso_every=args.torso_every, fps=args.fps, start_s=args.start, end_s=args.end, pulse_model=args.pulse_model,
         resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
         progress=not args.quiet,
     )

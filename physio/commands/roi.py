@@ -48,10 +48,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("mesh", "detection", "haar"), default="mesh",
                    help="primary face detector (default mesh); later ones are fallbacks")
     p.add_argument("--no-fallback", action="store_true", help="use only the primary face detector")
-    p.add_argument("--every", type=_positive_int, default=1, metavar="K",
-                   help="run the face detector every K frames while tracked (default 1)")
+    p.add_argument("--every", type=_positive_int, default=None, metavar="K",
+                   help="run the face detector every K frames, optical flow following the face between "
+                        "(default 10; 1 = detect on every frame)")
     p.add_argument("--torso-every", type=_positive_int, default=None, metavar="K",
-                   help="run Pose every K frames (default: --every)")
+                   help="run Pose every K frames, optical flow between (default: 3 x --every)")
     p.add_argument("--no-torso", action="store_true", help="do not locate the torso")
     p.add_argument("--roi", choices=("face", "full"), default="face",
                    help="'full' uses the whole frame explicitly (no detection)")

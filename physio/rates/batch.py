@@ -88,6 +88,7 @@ def _row(video: Path, options: dict) -> dict:
     try:
         report, _ = measure_rates(str(video), method=options["method"], resp_method=options["resp_method"],
                                   roi=options["roi"], detector=options["detector"], every=options["every"],
+                                  torso_every=options["torso_every"],
                                   pulse_model=options["pulse_model"], resp_model=options["resp_model"],
                                   bands=options["bands"], device=options["device"], progress=False)
     except Exception as exc:  # noqa: BLE001 - recorded per video, by design
@@ -138,7 +139,8 @@ def _same_options(row: dict, options: dict) -> bool:
 
 
 def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cnn", resp_method: str = "cnn",
-              roi: str = "face", detector: str = "mesh", every: int = 1, pulse_model: str = "pulse_cnn",
+              roi: str = "face", detector: str = "mesh", every: int | None = None,
+              torso_every: int | None = None, pulse_model: str = "pulse_cnn",
               resp_model: str = "resp_cnn", bands: str = "deepmag", device: str | None = None, workers: int = 1,
               overwrite: bool = False, progress: bool = True) -> list[dict]:
     """Measure every video of ``items`` into the results file ``out`` (``.csv`` or ``.parquet``); returns the
@@ -148,6 +150,7 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
     videos = expand_videos(items)
     out = check_output(out, inputs=videos, suffixes=(".csv", ".parquet"), what="batch results")
     options = {"method": method, "resp_method": resp_method, "roi": roi, "detector": detector, "every": every,
+               "torso_every": torso_every,
                "pulse_model": pulse_model if method == "cnn" else None,
                "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device,
                "threads": 1 if workers > 1 else None}

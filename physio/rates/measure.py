@@ -26,7 +26,7 @@ from physio.rates.rppg import masked_mean, rppg_pulse
 from physio.rates.waveform import RateResult, estimate_rate, peak_snr_db, series_quality
 from physio.represent.compute import RepresentationSpec, RepresentationStream
 from physio.roi.crop import track_crop
-from physio.roi.tracking import RoiTrack, roi_detect
+from physio.roi.tracking import DETECT_EVERY, POSE_EVERY_FACTOR, RoiTrack, roi_detect
 
 __all__ = ["cnn_signal", "CnnSignal", "SkinMeans", "RatesReport", "SCALE_SAMPLES", "measure_rates"]
 
@@ -227,7 +227,8 @@ class _Regions:
 
 
 def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int], fps: float, video, *,
-                  roi: str, detector: str, every: int, min_face_fraction: float, track, progress: bool) -> _Regions:
+                  roi: str, detector: str, every: int | None, torso_every: int | None, min_face_fraction: float,
+                  track, progress: bool) -> _Regions:
     """Step 1: track the face (and torso) over the whole video, or take a given track; ``roi="full"``:
     no regions (the whole frame).  A torso box that is not a plausible chest region is dropped, with the
     reason (:func:`physio.rates.confidence.torso_problem`)."""
@@ -238,8 +239,8 @@ def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int]
             raise InputError(f"the given ROI track has {len(track)} frames, the video {n}")
     else:
         with _progress_bar(n, "regions", progress) as bar:
-            track = roi_detect(_counted(reader().chunks(), bar), fps, roi="face", detector=detector, every=every,
-                               min_face_fraction=min_face_fraction, source=str(video))
+            track = roi_detect(_counted(reader().chunks(prefetch=True), bar), fps, roi="face", detector=detector, every=every,
+                               torso_every=torso_every, min_face_fraction=min_face_fraction, source=str(video))
     face_box = track_crop(track, "face", hw)
     has_torso = np.isfinite(np.asarray(track.boxes("torso"), float)).all(axis=1).any()
     torso_box = track_crop(track, "torso", hw) if has_torso else None
@@ -275,7 +276,7 @@ def _signals(reader: Callable[[], VideoReader], n: int, regions: _Regions, *, me
     desc = (f"pulse ({'PulseNet' if method == 'cnn' else method.upper()}) + respiration "
             f"({'RespNet' if resp_method == 'cnn' else 'torso motion'})")
     with _progress_bar(n, desc, progress) as bar:
-        for chunk in reader().chunks():
+        for chunk in reader().chunks(prefetch=True):
             skin.push(chunk)
             if pulse_sink is not skin:
                 pulse_sink.push(chunk)
@@ -360,7 +361,8 @@ def measure_rates(
     resp_method: str = "cnn",
     roi: str = "face",
     detector: str = "mesh",
-    every: int = 1,
+    every: int | None = None,
+    torso_every: int | None = None,
     fps: float | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
@@ -384,6 +386,8 @@ def measure_rates(
     if roi not in ("face", "full"):
         raise InputError(f"roi must be 'face' or 'full', got {roi!r}")
     dev = resolve_device(device)
+    every = DETECT_EVERY if every is None else int(every)
+    torso_every = POSE_EVERY_FACTOR * every if torso_every is None else int(torso_every)
 
     def reader():
         return VideoReader(video, chunk_size=64, start_s=start_s, end_s=end_s, fps=fps)
@@ -391,6 +395,7 @@ def measure_rates(
     r0 = reader()
     n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
     regions = _find_regions(reader, n, hw, rate_fps, video, roi=roi, detector=detector, every=every,
+                            torso_every=torso_every,
                             min_face_fraction=min_face_fraction, track=track, progress=progress)
     pulse_sink, skin, resp_sink, resp_error = _signals(reader, n, regions, method=method, resp_method=resp_method,
                                                        pulse_model=pulse_model, resp_model=resp_model, dev=dev,
@@ -417,6 +422,7 @@ def measure_rates(
         br_quality=[] if resp is None else series_quality(resp),
         extra={**extra, "resp_method": resp_method, "bands": bands, "device": str(dev),
                "valid_fraction": round(float(np.mean(usable)), 4), "confidence": conf,
+               "detect_every": {"face": every, "torso": torso_every}, "threads": torch.get_num_threads(),
                "warnings": _warnings(pulse, resp, conf, br_error)},
     )
     arrays = {"fps": rate_fps, "track": regions.track, "pulse_wave": pulse.waveform,

@@ -145,8 +145,11 @@ class RepresentationStream:
         if spec.kind == "phase":
             self._pyramid = SteerablePyramid().to(device)
         self._carry: np.ndarray | None = None
+        self._small: torch.Tensor | None = None  # NFD: the last downsampled frame
 
     def push(self, chunk: np.ndarray) -> np.ndarray | None:
+        if self.spec.kind == "nfd":
+            return self._push_nfd(chunk)
         c = crop(np.asarray(chunk), self.box)
         if self._carry is not None:
             c = np.concatenate([self._carry, c], axis=0)
@@ -158,6 +161,25 @@ class RepresentationStream:
             rep = _compute(self.spec, x, self._pyramid)
         self._carry = c[-1:]
         return rep.cpu().numpy()
+
+
+    def _push_nfd(self, chunk: np.ndarray) -> np.ndarray | None:
+        """NFD: each frame is downsampled once (the last one is carried, downsampled), straight from
+        the uint8 crop in its channels-last layout; the 1/255 scaling follows the (linear) resampling,
+        on the small frames.  Equal to :func:`_compute` on the concatenated frames up to float32
+        rounding."""
+        c = crop(np.asarray(chunk), self.box)
+        if not len(c):
+            return None
+        x = torch.from_numpy(np.ascontiguousarray(c)).to(self.device).permute(0, 3, 1, 2).float()
+        with torch.no_grad():
+            small = downsample_frames(x, self.spec.size) / 255.0
+            if self._small is not None:
+                small = torch.cat([self._small, small])
+            self._small = small[-1:]
+            if len(small) < 2:
+                return None
+            return nfd(small).float().cpu().numpy()
 
 
 def iter_representation(

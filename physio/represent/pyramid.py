@@ -95,15 +95,24 @@ class PhaseDifferences(NamedTuple):
     x : Tensor, shape (B, T-1, C*K, S, S), real, radians in (-pi, pi]
         Phase differences ``phi(t+1) - phi(t)`` at the chosen level, resampled; channel
         ``c * K + k`` is colour channel ``c``, orientation ``k``.
+    bands : Tensor, shape (B, T, C, K, h, w), complex
+        The level's oriented bands at its native size.
     amplitude : Tensor, shape (B, T, C, K, h, w)
-        Band amplitudes at the level's native size.
+        Band amplitudes at the level's native size (computed when asked for).
     phase : Tensor, shape (B, T, C, K, h, w)
-        Band phases in (-pi, pi] at the level's native size.
+        Band phases in (-pi, pi] at the level's native size (computed when asked for).
     """
 
     x: Tensor
-    amplitude: Tensor
-    phase: Tensor
+    bands: Tensor
+
+    @property
+    def amplitude(self) -> Tensor:
+        return self.bands.abs()
+
+    @property
+    def phase(self) -> Tensor:
+        return wrap_phase(torch.angle(self.bands))
 
 
 def _check(x: object, name: str, ndims: tuple[int, ...], shape: str) -> Tensor:
@@ -505,4 +514,4 @@ def phase_differences(
         prod = torch.complex(ri[:, 0], ri[:, 1]).reshape(*lead, size, size)
     x = wrap_phase(torch.angle(prod))
     x = x.reshape(b, t - 1, -1, *x.shape[-2:])
-    return PhaseDifferences(x, bands.abs(), wrap_phase(torch.angle(bands)))
+    return PhaseDifferences(x, bands)

@@ -11,6 +11,7 @@ __all__ = ["roi_overlay", "STATUS_COLOURS"]
 
 STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
     "detected": (40, 220, 40),
+    "tracked": (150, 230, 60),
     "interpolated": (240, 220, 40),
     "held": (255, 140, 0),
     "derived": (80, 170, 255),

@@ -9,11 +9,12 @@ them in well under a millisecond.
 
 Statuses
 --------
-face: ``detected`` (a detector ran on this frame and found the face), ``interpolated`` (between two
+face: ``detected`` (a detector ran on this frame and found the face), ``tracked`` (between detector
+runs, the region followed by optical flow: :mod:`physio.roi.flow`), ``interpolated`` (between two
 detections), ``held`` (the nearest detection's box carried forward or backward: the detector was not run
 on this frame, failed, or the frame lies before the first / after the last detection), ``missing`` (no
 face to hold; streaming only), ``full`` (``roi="full"``: the whole frame, chosen explicitly).
-torso: ``detected`` (MediaPipe Pose shoulders), ``interpolated``/``held`` (as for the face, within
+torso: ``detected`` (MediaPipe Pose shoulders), ``tracked`` (optical flow between Pose runs), ``interpolated``/``held`` (as for the face, within
 ``max_gap_s`` of a pose detection), ``derived`` (from the face box geometry), ``missing`` (neither),
 ``full``.
 """
@@ -35,12 +36,15 @@ from physio.roi.detectors import (
     make_face_detector,
     torso_from_face,
 )
+from physio.roi.flow import RegionFlow, apply_similarity, box_similarity, flow_grey
 from physio.roi.masks import box_mask, skin_gate, skin_mask
 
 __all__ = [
     "ROI_MODES",
     "FACE_STATUSES",
     "TORSO_STATUSES",
+    "DETECT_EVERY",
+    "POSE_EVERY_FACTOR",
     "OneEuroFilter",
     "RoiFrame",
     "RoiTrack",
@@ -51,8 +55,17 @@ __all__ = [
 ]
 
 ROI_MODES = ("face", "full")
-FACE_STATUSES = ("detected", "interpolated", "held", "missing", "full")
-TORSO_STATUSES = ("detected", "interpolated", "held", "derived", "missing", "full")
+FACE_STATUSES = ("detected", "tracked", "interpolated", "held", "missing", "full")
+TORSO_STATUSES = ("detected", "tracked", "interpolated", "held", "derived", "missing", "full")
+MEASURED = ("detected", "tracked")
+DETECT_EVERY = 10
+"""Default: the face detector runs every this many frames, optical flow follows the face between."""
+SETTLE_FRACTION = 0.03
+"""A detection further than this fraction of the box width from the flow's prediction is not trusted
+alone: the detector runs on the following frames until it agrees with the flow again."""
+POSE_EVERY_FACTOR = 3
+"""Default: Pose runs every ``POSE_EVERY_FACTOR × every`` frames (it is ≈ 5× slower than FaceMesh)."""
+"""Statuses of frames whose region was measured on the frame itself (the anchors gaps are filled from)."""
 CONFIDENCE_HALF_LIFE_S = 1.0
 """Confidence of held/interpolated frames halves per this many seconds from the nearest detection."""
 DERIVED_TORSO_CONFIDENCE = 0.5
@@ -215,12 +228,15 @@ class RoiTracker:
         Detectors tried, in order, when the primary finds nothing on a frame.  ``"auto"``: the ones after
         it in ``("mesh", "detection", "haar")``; ``None``: none.
     every : int
-        Run the face detector every ``every`` frames while the face is tracked (frames in between hold
-        the last box); after a failed run it runs again on the next frame (re-detection on loss).
+        Run the face detector every ``every`` frames while the face is tracked; the frames in between
+        follow the region by optical flow (:class:`physio.roi.flow.RegionFlow`, status ``tracked``) and
+        the detector runs again at once when the flow loses it (re-detection on drift); after a failed
+        run it runs again on the next frame (re-detection on loss).
     torso : bool
         Also locate the shoulder/chest region (MediaPipe Pose, else derived from the face box).
     torso_every : int, optional
-        Run Pose every this many frames (default ``every``).
+        Run Pose every this many frames (default ``POSE_EVERY_FACTOR × every``), the torso followed by
+        optical flow between; a run that finds no torso is repeated only at the next scheduled frame.
     fps : float
         Frame rate (for times, smoothing and hold durations).
     roi : {"face", "full"}
@@ -248,7 +264,7 @@ class RoiTracker:
         detector: str = "mesh",
         *,
         fallbacks: str | Sequence[str] | None = "auto",
-        every: int = 1,
+        every: int | None = DETECT_EVERY,
         torso: bool = True,
         torso_every: int | None = None,
         fps: float = 30.0,
@@ -261,6 +277,7 @@ class RoiTracker:
     ) -> None:
         if roi not in ROI_MODES:
             raise InputError(f"roi must be one of {', '.join(ROI_MODES)}, got {roi!r}")
+        every = DETECT_EVERY if every is None else every
         if int(every) < 1:
             raise InputError(f"every must be ≥ 1 frame, got {every}")
         if torso_every is not None and int(torso_every) < 1:
@@ -273,7 +290,7 @@ class RoiTracker:
         self.chain = _fallback_chain(detector, fallbacks)
         self.every = int(every)
         self.torso = bool(torso)
-        self.torso_every = self.every if torso_every is None else int(torso_every)
+        self.torso_every = POSE_EVERY_FACTOR * self.every if torso_every is None else int(torso_every)
         self.fps = float(fps)
         self.max_hold = int(round(max_hold_s * self.fps))
         self.start_frame = int(start_frame)
@@ -296,6 +313,11 @@ class RoiTracker:
         self._torso_i = -1
         self._torso_attempt = -(10**9)
         self._torso_ok = False
+        # optical flow between detector runs: the unsmoothed measurements it moves, and the flows
+        self._face_raw: Detection | None = None
+        self._torso_raw: Detection | None = None
+        self._face_flow, self._torso_flow = RegionFlow(), RegionFlow()
+        self._face_settling = self._torso_settling = False
 
     # -- resources ----------------------------------------------------------------------------------
     def _detector(self, name: str):
@@ -359,62 +381,100 @@ class RoiTracker:
             full = (0, 0, w, h)
             return RoiFrame(index, t, (w, h), full, 1.0, "full", "full", True, full, 1.0, "full", "full",
                             np.zeros((0, 2), np.float32), np.array(full, float))
-        # face
-        attempt = self._face is None or not self._last_ok or (i - self._last_attempt) >= self.every
+        grey = scale = None
+        if self.every > 1 or (self.torso and self.torso_every > 1):
+            grey, scale = flow_grey(f)
+        # face: a scheduled detector run, else the optical flow (a run at once when the flow loses it;
+        # runs on every frame while the detector is settling, i.e. disagrees with the flow)
+        pred = self._predict(self._face_flow, self._face_raw, self._face_i, i, grey)
+        scheduled = self._face is None or not self._last_ok or (i - self._last_attempt) >= self.every
         status = "missing"
-        if attempt:
+        if pred is not None and not scheduled and not self._face_settling:
+            self._face_raw = pred
+            self._face = self._smooth_face(pred, 1)
+            self._face_i, status = i, "tracked"
+        elif scheduled or grey is not None:
             self._last_attempt = i
             det = self._detect_face(f)
             self._last_ok = det is not None
             if det is not None:
+                self._face_settling = grey is not None and (pred is None or _disagree(det.box, pred.box))
                 self._face = self._smooth_face(det, i - self._face_i if self._face is not None else 1)
-                self._face_i = i
-                status = "detected"
-        if status != "detected":
+                self._face_raw, self._face_i, status = det, i, "detected"
+                if grey is not None:
+                    self._face_flow.seed(grey, scale, det.box)
+        if status == "missing":
             if self._face is not None and i - self._face_i <= self.max_hold:
                 status = "held"
             else:
-                self._face = None
+                self._face = self._face_raw = None
         face = self._face
         if face is not None:
-            conf = face.confidence * (1.0 if status == "detected" else self._decay(i - self._face_i))
+            conf = face.confidence * (1.0 if status in MEASURED else self._decay(i - self._face_i))
             face_box = _int_box(face.box, (h, w))
         else:
             conf, face_box = float("nan"), None
         # torso
         t_box, t_conf, t_det, t_status = None, float("nan"), "", "missing"
         if self.torso:
-            t_box, t_conf, t_det, t_status = self._update_torso(f, i, face, conf)
+            t_box, t_conf, t_det, t_status = self._update_torso(f, i, face, conf, grey, scale)
         return RoiFrame(index, t, (w, h), face_box, float(conf), face.detector if face else "", status,
                         bool(self._last_ok), t_box, float(t_conf), t_det, t_status,
                         face.points if face else np.zeros((0, 2), np.float32),
                         None if face is None else face.box.copy())
 
-    def _update_torso(self, f, i, face: Detection | None, face_conf: float):
+    @staticmethod
+    def _predict(flow: RegionFlow, raw: Detection | None, last: int, i: int, grey) -> Detection | None:
+        """The region measured on the previous frame, carried to this one by the optical flow (None:
+        no flow, nothing measured on the previous frame, or the flow lost it)."""
+        if grey is None or raw is None or last != i - 1 or not flow.seeded:
+            return None
+        m = flow.step(grey)
+        if m is None:
+            return None
+        return Detection(box_similarity(m, raw.box), raw.confidence, raw.detector, apply_similarity(m, raw.points))
+
+    def _smooth_torso(self, det: Detection, gap: int) -> Detection:
+        if self._f_torso is None:
+            return det
+        if self._torso is None:
+            self._f_torso.reset()
+        box = self._f_torso(det.box, max(gap, 1) / self.fps, max(det.box[2] - det.box[0], 1.0))
+        return Detection(box, det.confidence, det.detector, det.points)
+
+    def _update_torso(self, f, i, face: Detection | None, face_conf: float, grey=None, scale=None):
         h, w = f.shape[:2]
-        attempt = self._torso is None or not self._torso_ok or (i - self._torso_attempt) >= self.torso_every
+        # Pose runs every torso_every frames, found or not (a torso is optional: a failed run is not
+        # retried on the next frame), at once when the flow loses a torso measured on the last frame, and
+        # on every frame while it disagrees with the flow
+        pred = self._predict(self._torso_flow, self._torso_raw, self._torso_i, i, grey)
+        lost = pred is None and self._torso_raw is not None and self._torso_i == i - 1
+        due = (i - self._torso_attempt) >= self.torso_every
         status = None
-        if attempt:
+        if pred is not None and not due and not self._torso_settling:
+            self._torso, self._torso_raw = self._smooth_torso(pred, 1), pred
+            self._torso_i, status = i, "tracked"
+        elif due or lost or self._torso_settling:
             self._torso_attempt = i
             if self._pose is None:
                 self._pose = PoseDetector(**self._kwargs.get("pose", {}))
             det = self._pose.detect(f, None if face is None else face.box)
             self._torso_ok = det is not None
+            self._torso_settling = False
             if det is not None:
-                if self._f_torso is not None:
-                    if self._torso is None:
-                        self._f_torso.reset()
-                    gap = i - self._torso_i if self._torso is not None else 1
-                    box = self._f_torso(det.box, max(gap, 1) / self.fps, max(det.box[2] - det.box[0], 1.0))
-                    det = Detection(box, det.confidence, det.detector, det.points)
-                self._torso, self._torso_i, status = det, i, "detected"
+                self._torso_settling = grey is not None and (pred is None or _disagree(det.box, pred.box))
+                gap = i - self._torso_i if self._torso is not None else 1
+                self._torso, self._torso_raw = self._smooth_torso(det, gap), det
+                self._torso_i, status = i, "detected"
+                if grey is not None:
+                    self._torso_flow.seed(grey, scale, det.box)
         if status is None:
             if self._torso is not None and i - self._torso_i <= self.max_hold:
                 status = "held"
             else:
-                self._torso = None
+                self._torso = self._torso_raw = None
         if self._torso is not None:
-            conf = self._torso.confidence * (1.0 if status == "detected" else self._decay(i - self._torso_i))
+            conf = self._torso.confidence * (1.0 if status in MEASURED else self._decay(i - self._torso_i))
             box = _below(_int_box(self._torso.box, (h, w)), None if face is None else _int_box(face.box, (h, w)))
             if box is not None:
                 return box, conf, "pose", status
@@ -423,6 +483,14 @@ class RoiTracker:
             if box is not None:
                 return _int_box(box, (h, w)), DERIVED_TORSO_CONFIDENCE * face_conf, "face", "derived"
         return None, float("nan"), "", "missing"
+
+
+def _disagree(box, predicted) -> bool:
+    """Whether a detection lies more than :data:`SETTLE_FRACTION` of the box width from where the flow
+    carried the last one (a detector still converging, e.g. MediaPipe's own landmark tracking after a
+    jump, or a flow that drifted): the detector then runs again on the next frame."""
+    width = max(float(predicted[2] - predicted[0]), 1.0)
+    return bool(np.max(np.abs(np.asarray(box, float) - np.asarray(predicted, float))) > SETTLE_FRACTION * width)
 
 
 def _below(torso, face):
@@ -637,7 +705,7 @@ def roi_detect(
     roi: str = "face",
     detector: str = "mesh",
     fallbacks: str | Sequence[str] | None = "auto",
-    every: int = 1,
+    every: int | None = DETECT_EVERY,
     torso: bool = True,
     torso_every: int | None = None,
     min_face_fraction: float = 0.5,
@@ -708,7 +776,7 @@ def roi_detect(
     decay = lambda d: 0.5 ** (d / (fps * CONFIDENCE_HALF_LIFE_S))  # noqa: E731
     face = _FaceSeries.from_frames(frames)
     if roi == "face":
-        face.fill(np.flatnonzero([f.face_status == "detected" for f in frames]), decay)
+        face.fill(np.flatnonzero([f.face_status in MEASURED for f in frames]), decay)
     face_boxes = np.full((n, 4), -1, np.int32)
     for i in range(n):
         b = _int_box(face.boxes[i], (h, w)) if np.all(np.isfinite(face.boxes[i])) else None
@@ -818,14 +886,14 @@ class _TorsoSeries:
         n = len(frames)
         w, h = size
         t = cls.empty(n)
-        anchors = np.flatnonzero([f.torso_status == "detected" for f in frames])
+        anchors = np.flatnonzero([f.torso_status in MEASURED for f in frames])
         t_f = np.full((n, 4), np.nan)
         for i in anchors:
             t_f[i] = frames[i].torso_box
             t.conf[i] = frames[i].torso_confidence
-            t.det[i], t.status[i] = "pose", "detected"
+            t.det[i], t.status[i] = "pose", frames[i].torso_status
         for i, how in enumerate(_interp_fill(n, anchors, max_gap)):
-            if frames[i].torso_status == "detected":
+            if frames[i].torso_status in MEASURED:
                 continue
             if how is not None and how[0] == "interpolated":
                 _, a, b, k = how
