@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     p.add_argument("--resp", default="motion", choices=("motion", "cnn"),
                    help="respiration estimator of every call (`physio rates --resp-method`); the BR of each "
                         "session's first call is printed after the HRs and scored per task")
+    p.add_argument("--every", type=int, default=None,
+                   help="face detector cadence of the session's first call (`physio rates --every`; default 10)")
+    p.add_argument("--torso-every", type=int, default=None, help="Pose cadence (`physio rates --torso-every`)")
     p.add_argument("--lossless", action="store_true",
                    help="bit-exact RGB files (libx264rgb); default x264 crf 0 in YUV 4:2:0, as the quick start")
     args = p.parse_args(argv)
@@ -46,6 +49,9 @@ def main(argv=None) -> int:
     from physio.io import video_write
     from physio.rates.measure import measure_rates
 
+    import time
+
+    t_start = time.perf_counter()
     models = args.models.split(",")
     parts = args.participants.split(",") if args.participants else None
     err: dict[str, dict[str, list[float]]] = {m: {} for m in models}
@@ -61,7 +67,8 @@ def main(argv=None) -> int:
             track = None
             for m in models:
                 pick = {"method": m} if m in RPPG else {"pulse_model": m}
-                report, arrays = measure_rates(video, resp_method=args.resp, progress=False, track=track, **pick)
+                report, arrays = measure_rates(video, resp_method=args.resp, progress=False, track=track,
+                                               every=args.every, torso_every=args.torso_every, **pick)
                 if track is None:  # the session's first call: its BR
                     br_row = ["BR", f"{br_truth:.1f}", "none" if report.br_bpm is None else f"{report.br_bpm:.1f}"]
                     if report.br_bpm is not None:
@@ -76,6 +83,7 @@ def main(argv=None) -> int:
     if br_err:
         per_task = {t: round(float(np.mean(v)), 2) for t, v in sorted(br_err.items())}
         print(f"BR ({args.resp})", "MAE (/min)", per_task, "all", round(float(np.mean(sum(br_err.values(), []))), 2))
+    print(f"{time.perf_counter() - t_start:.0f} s")
     return 0
 
 

@@ -188,6 +188,8 @@ class SkinMeans:
 
 
 def _progress_bar(n: int, desc: str, progress: bool):
+    """One bar for the whole of ``physio rates``: ``n`` counts the frames of every decoding pass (two
+    when the regions are tracked), so its rate and ETA are those of the whole job."""
     return tqdm(total=n, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
 
 
@@ -228,7 +230,7 @@ class _Regions:
 
 def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int], fps: float, video, *,
                   roi: str, detector: str, every: int | None, torso_every: int | None, min_face_fraction: float,
-                  track, progress: bool) -> _Regions:
+                  track, bar) -> _Regions:
     """Step 1: track the face (and torso) over the whole video, or take a given track; ``roi="full"``:
     no regions (the whole frame).  A torso box that is not a plausible chest region is dropped, with the
     reason (:func:`physio.rates.confidence.torso_problem`)."""
@@ -238,9 +240,10 @@ def _find_regions(reader: Callable[[], VideoReader], n: int, hw: tuple[int, int]
         if len(track) != n:
             raise InputError(f"the given ROI track has {len(track)} frames, the video {n}")
     else:
-        with _progress_bar(n, "regions", progress) as bar:
-            track = roi_detect(_counted(reader().chunks(prefetch=True), bar), fps, roi="face", detector=detector, every=every,
-                               torso_every=torso_every, min_face_fraction=min_face_fraction, source=str(video))
+        bar.set_description("regions")
+        track = roi_detect(_counted(reader().chunks(prefetch=True), bar), fps, roi="face", detector=detector,
+                           every=every, torso_every=torso_every, min_face_fraction=min_face_fraction,
+                           source=str(video))
     face_box = track_crop(track, "face", hw)
     has_torso = np.isfinite(np.asarray(track.boxes("torso"), float)).all(axis=1).any()
     torso_box = track_crop(track, "torso", hw) if has_torso else None
@@ -260,7 +263,7 @@ def _resp_sink(resp_method: str, resp_model: str, regions: _Regions, dev):
 
 
 def _signals(reader: Callable[[], VideoReader], n: int, regions: _Regions, *, method: str, resp_method: str,
-             pulse_model: str, resp_model: str, dev, progress: bool):
+             pulse_model: str, resp_model: str, dev, bar):
     """Step 2: one decoding pass feeds the pulse and the respiration estimators (and the skin means the
     other pulse estimators are checked against).  A respiration estimator that fails (e.g. a region too
     small for its pyramid) is dropped with its reason and the heart rate carries on.  Returns
@@ -275,17 +278,17 @@ def _signals(reader: Callable[[], VideoReader], n: int, regions: _Regions, *, me
             resp_error = f"respiration estimator failed: {exc}"
     desc = (f"pulse ({'PulseNet' if method == 'cnn' else method.upper()}) + respiration "
             f"({'RespNet' if resp_method == 'cnn' else 'torso motion'})")
-    with _progress_bar(n, desc, progress) as bar:
-        for chunk in reader().chunks(prefetch=True):
-            skin.push(chunk)
-            if pulse_sink is not skin:
-                pulse_sink.push(chunk)
-            if resp_sink is not None:
-                try:
-                    resp_sink.push(chunk)
-                except InputError as exc:
-                    resp_sink, resp_error = None, f"respiration estimator failed: {exc}"
-            bar.update(len(chunk))
+    bar.set_description(desc)
+    for chunk in reader().chunks(prefetch=True):
+        skin.push(chunk)
+        if pulse_sink is not skin:
+            pulse_sink.push(chunk)
+        if resp_sink is not None:
+            try:
+                resp_sink.push(chunk)
+            except InputError as exc:
+                resp_sink, resp_error = None, f"respiration estimator failed: {exc}"
+        bar.update(len(chunk))
     return pulse_sink, skin, resp_sink, resp_error
 
 
@@ -394,12 +397,13 @@ def measure_rates(
 
     r0 = reader()
     n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
-    regions = _find_regions(reader, n, hw, rate_fps, video, roi=roi, detector=detector, every=every,
-                            torso_every=torso_every,
-                            min_face_fraction=min_face_fraction, track=track, progress=progress)
-    pulse_sink, skin, resp_sink, resp_error = _signals(reader, n, regions, method=method, resp_method=resp_method,
-                                                       pulse_model=pulse_model, resp_model=resp_model, dev=dev,
-                                                       progress=progress)
+    passes = 1 if roi == "full" or track is not None else 2
+    with _progress_bar(passes * n, "rates", progress) as bar:
+        regions = _find_regions(reader, n, hw, rate_fps, video, roi=roi, detector=detector, every=every,
+                                torso_every=torso_every, min_face_fraction=min_face_fraction, track=track, bar=bar)
+        pulse_sink, skin, resp_sink, resp_error = _signals(reader, n, regions, method=method,
+                                                           resp_method=resp_method, pulse_model=pulse_model,
+                                                           resp_model=resp_model, dev=dev, bar=bar)
     usable = _usable(regions, skin, method)
     pulse, resp, br_error, others = _rates(pulse_sink, skin, resp_sink, resp_error, usable, rate_fps, method, bands,
                                            video)

@@ -157,6 +157,16 @@ def _crop_size(n: int, boundary: float) -> int:
     return max(1, min(n, math.ceil(n * 2.0**boundary - 1e-9)))
 
 
+def _half_index(idx: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+    """Where the full-spectrum entries ``idx`` (flat, ``h × w``) of a real image lie in its ``rfft2``
+    half-spectrum (flat, ``h × (w//2 + 1)``): ``(index, conjugate)``; entries right of the half are the
+    conjugates of their point mirror ``(-y, -x)``."""
+    y, x = idx // w, idx % w
+    conj = x > w // 2
+    my, mx = torch.where(conj, (-y) % h, y), torch.where(conj, (-x) % w, x)
+    return my * (w // 2 + 1) + mx, conj
+
+
 def _crop_index(h: int, w: int, ch: int, cw: int) -> Tensor:
     rows = torch.remainder(torch.round(torch.fft.fftfreq(ch) * ch).long(), h)
     cols = torch.remainder(torch.round(torch.fft.fftfreq(cw) * cw).long(), w)
@@ -281,6 +291,9 @@ class SteerablePyramid(nn.Module):
             ch, cw = self.level_size(h, w, r)
             idx = _crop_index(h, w, ch, cw)
             keep(f"idx{r}", idx)
+            half, conj = _half_index(idx, h, w)
+            keep(f"hidx{r}", half)
+            keep(f"hconj{r}", conj)
             scale = ch * cw / (h * w)  # level values = full-resolution band sampled on the coarse grid
             if r == height:
                 lo = lows[r].reshape(-1)[idx].reshape(ch, cw)
@@ -297,11 +310,12 @@ class SteerablePyramid(nn.Module):
     def _get(self, h: int, w: int, name: str) -> Tensor:
         return getattr(self, f"_m{h}x{w}_{name}")
 
-    def _crop(self, flat: Tensor, h: int, w: int, r: int, shape: tuple[int, ...]) -> Tensor:
-        """Spectrum (..., h*w) -> the (..., ch, cw) box of level r (no copy when it is the full grid)."""
-        if shape[-2:] == (h, w):
-            return flat.reshape(*flat.shape[:-1], h, w)
-        return flat.index_select(-1, self._get(h, w, f"idx{r}")).reshape(*flat.shape[:-1], *shape[-2:])
+    def _crop(self, half: Tensor, h: int, w: int, r: int, shape: tuple[int, ...]) -> Tensor:
+        """The (..., ch, cw) spectrum box of level r, from a real image's flat ``rfft2`` half-spectrum
+        (..., h*(w//2+1)): entries right of the half are the conjugates of their point mirror."""
+        box = half.index_select(-1, self._get(h, w, f"hidx{r}"))
+        box = torch.where(self._get(h, w, f"hconj{r}"), box.conj(), box)
+        return box.reshape(*box.shape[:-1], *shape[-2:])
 
     def _uncrop(self, flat: Tensor | None, part: Tensor, h: int, w: int, r: int) -> Tensor:
         """Add the (..., ch, cw) box of level r into the spectrum (..., h*w) (created when None)."""
@@ -316,9 +330,15 @@ class SteerablePyramid(nn.Module):
     def _input(self, img: Tensor, name: str) -> Tensor:
         return _check(img, name, (4, 5), "(B, C, H, W) or (B, T, C, H, W)")
 
-    def _band(self, flat: Tensor, h: int, w: int, r: int) -> Tensor:
+    def _band(self, half: Tensor, h: int, w: int, r: int) -> Tensor:
         mask = self._get(h, w, f"ana{r}")
-        return torch.fft.ifft2(self._crop(flat, h, w, r, mask.shape).unsqueeze(-3) * mask)
+        return torch.fft.ifft2(self._crop(half, h, w, r, mask.shape).unsqueeze(-3) * mask)
+
+    @staticmethod
+    def _half(img: Tensor) -> tuple[Tensor, Tensor]:
+        """``rfft2`` of real images (half the work of ``fft2``): (half-spectrum, its flat view)."""
+        half = torch.fft.rfft2(img)
+        return half, half.reshape(*half.shape[:-2], -1)
 
     def build(self, img: Tensor) -> Pyramid:
         """Decompose images into highpass, oriented complex levels and lowpass.
@@ -337,9 +357,8 @@ class SteerablePyramid(nn.Module):
         self._input(img, "SteerablePyramid.build: img")
         h, w = img.shape[-2:]
         height = self._plan(h, w, img)
-        spec = torch.fft.fft2(img)
-        highpass = torch.fft.irfft2(spec[..., : w // 2 + 1] * self._get(h, w, "hi"), s=(h, w))
-        flat = spec.reshape(*spec.shape[:-2], h * w)
+        half, flat = self._half(img)
+        highpass = torch.fft.irfft2(half * self._get(h, w, "hi"), s=(h, w))
         levels = [self._band(flat, h, w, r) for r in range(height)]
         lo = self._get(h, w, "lo_ana")
         lowpass = torch.fft.ifft2(self._crop(flat, h, w, height, lo.shape) * lo).real
@@ -356,8 +375,7 @@ class SteerablePyramid(nn.Module):
         if not isinstance(level, int) or not 0 <= level < height:
             raise InputError(
                 f"SteerablePyramid.build_level: level: expected an int in [0, {height - 1}], got {level!r}")
-        spec = torch.fft.fft2(img)
-        return self._band(spec.reshape(*spec.shape[:-2], h * w), h, w, level)
+        return self._band(self._half(img)[1], h, w, level)
 
     def forward(self, img: Tensor) -> Pyramid:
         """Same as :meth:`build`."""
