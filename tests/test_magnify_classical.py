@@ -145,6 +145,16 @@ def test_laplacian_pyramid_reconstructs(rng):
     assert (pyr_down(torch.ones(1, 1, 9, 8)) - 1).abs().max() < 1e-12
 
 
+def test_pyr_down_opencv_path_equals_the_convolution(rng):
+    """On the CPU pyr_down runs OpenCV's pyrDown; with autograd on it runs the 5x5 binomial conv2d."""
+    for shape in [(2, 3, 37, 50), (1, 1, 480, 640), (3, 5, 6), (1, 1, 3, 4)]:
+        x = torch.tensor(rng.random(shape), dtype=torch.float32)
+        fast = pyr_down(x)
+        slow = pyr_down(x.clone().requires_grad_(True)).detach()
+        assert fast.shape == slow.shape == (*shape[:-2], (shape[-2] + 1) // 2, (shape[-1] + 1) // 2)
+        assert (fast - slow).abs().max() < 1e-6
+
+
 def test_lambda_c_rule():
     # (1 + alpha) delta < lambda / 8 with delta = lambda_c / (8 (1 + alpha)); lambda_l = 4 * 2**l
     assert level_alphas(10.0, 4, 16.0) == [0.0, 4.5, 10.0, 10.0]

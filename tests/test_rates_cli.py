@@ -124,3 +124,42 @@ def test_rates_reuses_a_given_track(tmp_path, monkeypatch):
     assert reused.hr_bpm == fresh.hr_bpm and reused.br_bpm == fresh.br_bpm
     with pytest.raises(InputError, match="frames"):
         measure_rates(video, method="pos", resp_method="motion", progress=False, track=arrays["track"], end_s=3.0)
+
+
+_RATES_MEMORY_SCRIPT = """
+import resource, sys
+from physio.rates.measure import measure_rates
+report, _ = measure_rates(sys.argv[1], progress=False)
+assert report.hr_bpm is not None
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+@pytest.mark.skipif(not (models_dir() / "pulse_cnn.pt").exists(), reason="shipped PulseNet not present")
+def test_rates_memory_does_not_grow_with_the_video(shared_data, tmp_path):
+    """`physio rates` (face and torso tracking, PulseNet, RespNet) on face.mp4 at half size looped to n and
+    2n frames: the peak RSS differs by < 16 MB (chunks are streamed; per frame only boxes, landmarks
+    and a few scalars are kept, ~1 KB)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from physio.io import VideoReader
+
+    src = shared_data / "evm_mit" / "face.mp4"
+    if not src.is_file():
+        pytest.skip(f"{src} not found")
+    frames = VideoReader(src, size=(264, 296)).read_all()
+    loop = np.concatenate([frames, frames[::-1][1:-1]])  # forward and back: no jump
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    peaks = []
+    for n in (600, 1200):
+        clip = np.concatenate([loop] * (n // len(loop) + 1))[:n]
+        path = video_write(tmp_path / f"loop{n}.mp4", clip, fps=30)
+        res = subprocess.run([sys.executable, "-c", _RATES_MEMORY_SCRIPT, str(path)], capture_output=True,
+                             text=True, env=env, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        peaks.append(float(res.stdout.strip().splitlines()[-1]))
+    print(f"physio rates peak RSS: {peaks[0]:.0f} MB at 600 frames, {peaks[1]:.0f} MB at 1200")
+    assert abs(peaks[1] - peaks[0]) < 16.0, peaks

@@ -120,10 +120,17 @@ def gradient_ascent(
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
+    # channels-last (NHWC) convolutions: 1.6x faster forward + input gradient for PulseNet on 2 CPU
+    # cores (docs/performance.md); the values are the same to float rounding
+    layout = torch.channels_last if x1.ndim == 4 else None
+    if layout is not None:
+        net.to(memory_format=layout)
+        if ref_sign is not None:
+            ref_sign = ref_sign.contiguous(memory_format=layout)
     dims = tuple(range(1, x1.ndim))
     denom_scale = float(torch.tensor(x1.shape[1:]).prod()) if l1 == "mean" else 1.0
     result = AscentResult(x=x1)
-    x = x1.detach().clone()
+    x = x1.detach().clone() if layout is None else x1.detach().contiguous(memory_format=layout).clone()
     try:
         with torch.enable_grad():
             for n in range(iterations):
@@ -152,10 +159,12 @@ def gradient_ascent(
                 if not torch.isfinite(x).all():
                     raise DivergenceError(f"gradient ascent: non-finite iterate at iteration {n + 1}")
     finally:
+        if layout is not None:
+            net.to(memory_format=torch.contiguous_format)
         for p, f in zip(net.parameters(), flags):
             p.requires_grad_(f)
         net.train(was_training)
-    result.x = x.detach()
+    result.x = x.detach().contiguous()
     return result
 
 

@@ -30,12 +30,12 @@ def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu", dtype=torc
     if arr.ndim != 4 or arr.shape[-1] != 3:
         raise InputError(f"frames must be (T, H, W, 3), got shape {arr.shape}")
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
-    return t.permute(0, 3, 1, 2).to(dtype) / 255.0
+    return t.permute(0, 3, 1, 2).to(dtype).div_(255.0)  # in place: one float copy, not two
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """Float ``(T, 3, H, W)`` in ``[0, 1]`` → ``uint8 (T, H, W, 3)``, clipped and rounded."""
-    x = frames.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+    x = frames.detach().clamp(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)  # one float copy
     return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 

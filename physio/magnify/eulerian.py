@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -78,8 +79,19 @@ def _pad(x: Tensor, p: int) -> Tensor:
 
 def pyr_down(x: Tensor) -> Tensor:
     """Blur (5 x 5 binomial, mirrored ends) and keep even rows/columns of the last two dims:
-    (..., H, W) -> (..., ceil(H/2), ceil(W/2))."""
+    (..., H, W) -> (..., ceil(H/2), ceil(W/2)).
+
+    On the CPU (no autograd, float32/64, both sides > 2) this is OpenCV's ``pyrDown`` image by image —
+    the same kernel and mirror (reflect-101), ~20x faster than a one-channel ``conv2d``; equal to the
+    convolution to float rounding (tests/test_magnify_classical.py)."""
     lead, (h, w) = x.shape[:-2], x.shape[-2:]
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and min(h, w) > 2
+            and not (x.requires_grad and torch.is_grad_enabled())):
+        flat = x.detach().reshape(-1, h, w).contiguous().numpy()
+        out = np.empty((len(flat), (h + 1) // 2, (w + 1) // 2), flat.dtype)
+        for i, img in enumerate(flat):
+            out[i] = cv2.pyrDown(img)
+        return torch.from_numpy(out).reshape(*lead, *out.shape[-2:])
     y = F.conv2d(_pad(x.reshape(-1, 1, h, w), 2), _binomial(x, 1.0), stride=2)
     return y.reshape(*lead, *y.shape[-2:])
 
