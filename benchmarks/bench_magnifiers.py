@@ -98,6 +98,7 @@ from benchmarks.bench_magnifiers import CONFIGS, _clip
 from physio import PULSE_BAND_HZ
 from physio.magnify.base import magnify_stream
 from physio.magnify.registry import get_magnifier
+from physio.evaluation.memory import peak_rss_mb
 label, n, h, w, fps, device, threads = {label!r}, {n}, {h}, {w}, {fps}, {device!r}, {threads!r}
 if threads:
     torch.set_num_threads(threads)
@@ -109,7 +110,7 @@ def chunks():
 peaks = {{}}
 def progress(k, done=[0]):
     done[0] += k
-    peaks[done[0]] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peaks[done[0]] = peak_rss_mb()
 t0 = time.perf_counter()
 total = sum(len(c) for c in magnify_stream(mag, chunks(), fps, progress=progress))
 dt = time.perf_counter() - t0

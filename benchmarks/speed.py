@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -101,6 +100,7 @@ def _boxes(video: str):
 def run_stage(name: str, video: str, device: str) -> dict:
     import torch  # noqa: PLC0415
 
+    from physio.evaluation.memory import peak_rss_mb  # noqa: PLC0415
     from physio.io import VideoReader  # noqa: PLC0415
     from physio.nets.weights import load_net  # noqa: PLC0415
     from physio.represent.compute import RepresentationSpec, RepresentationStream  # noqa: PLC0415
@@ -155,7 +155,7 @@ def run_stage(name: str, video: str, device: str) -> dict:
     else:
         raise SystemExit(f"unknown stage {name!r}")
     return {"seconds": dt, "frames": n, "note": note,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _rep_shape(spec) -> tuple[int, ...]:
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
             if name == "decode":
                 decode_s = r["seconds"]
             rows.append({"clip": label, "what": name, "kind": "stage", "frames": r["frames"],
-                         "seconds": r["seconds"], "fps": r["frames"] / r["seconds"], "peak_rss_mb": rss,
+                         "seconds": r["seconds"], "fps": r["frames"] / r["seconds"], "peak_rss_mb": r["peak_rss_mb"],
                          "x_decode": None if decode_s is None else r["seconds"] / decode_s, "note": r["note"]})
             _print(rows[-1], a.json)
         for name, cmd in COMMANDS.items():

@@ -123,7 +123,7 @@ def test_phase_clip_switch_and_update_statistics(clip):
 
 
 _MEMORY_SCRIPT = """
-import resource, sys, numpy as np, torch
+import sys, numpy as np, torch
 from physio.magnify.deepmag import DeepMag
 from physio.nets.pulse import PulseNet
 from physio.nets.resp import RespNet
@@ -142,7 +142,8 @@ def frames():  # generated on the fly, never held whole
         yield np.repeat(np.clip(v, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
 total = sum(len(c) for c in mag.stream(frames(), fps))
 assert total == n, total
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+from physio.evaluation.memory import peak_rss_mb
+print(peak_rss_mb())
 """
 
 

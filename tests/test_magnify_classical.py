@@ -356,9 +356,10 @@ def test_magnified_output_differs_from_input():
 
 _MEMORY_SCRIPT = textwrap.dedent(
     """
-    import resource, sys, numpy as np, torch
+    import sys, numpy as np, torch
     from physio.magnify.base import magnify_stream
     from physio.magnify.registry import get_magnifier
+    from physio.evaluation.memory import peak_rss_mb
     torch.set_num_threads(1)
     n, h, w, fps = 3000, 48, 64, 30.0
     def frames():  # generated on the fly, never held whole
@@ -370,7 +371,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     peaks = {}
     def progress(k, done=[0]):
         done[0] += k
-        peaks[done[0]] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peaks[done[0]] = peak_rss_mb()
     mag = get_magnifier(sys.argv[1], band_hz=(0.7, 2.5))
     total = sum(len(c) for c in magnify_stream(mag, frames(), fps, progress=progress))
     assert total == n, total

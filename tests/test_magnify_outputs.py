@@ -498,3 +498,19 @@ def test_cli_deepmag_on_a_real_face_writes_every_output(shared_data, tmp_path, c
     d = np.abs(out.astype(float) - src)
     h, w = src.shape[1:3]
     assert d[:, h // 2 - 16 : h // 2 + 16, w // 2 - 16 : w // 2 + 16].mean() > 5 * d[:, :32, :32].mean()
+
+
+def test_magnify_video_progress_counts_reads_then_writes(tmp_path):
+    """The bar of `physio magnify` is 2 × frames: each frame counts when the magnifier takes it in and
+    when it is written, so it moves from the first chunk on although EVM holds a margin and a block
+    before its first output."""
+    from physio.magnify.registry import get_magnifier
+    from physio.magnify.video import magnify_video
+
+    clip = moving_gradient_clip(t=90)
+    src = video_write(tmp_path / "in.mp4", clip, fps=30, lossless=True)
+    calls: list[int] = []
+    result = magnify_video(get_magnifier("evm", band_hz=(0.7, 2.5), alpha=5), src, tmp_path / "out.mp4",
+                           chunk_size=16, progress=calls.append)
+    assert sum(calls) == 2 * result["frames"] == 180
+    assert calls[:2] == [16, 16]  # reads (16-frame chunks): EVM writes nothing before a margin and a block

@@ -184,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
     total = max(0, round(end * info.fps) - round(start * info.fps))
     from tqdm import tqdm  # noqa: PLC0415
 
-    with tqdm(total=total, unit="frame", file=sys.stderr, disable=args.quiet, desc=f"magnify ({args.method})") as bar:
+    # each frame counts twice: read into the magnifier, then written (magnify_video's progress)
+    with tqdm(total=2 * total, unit="frame", file=sys.stderr, disable=args.quiet,
+              desc=f"magnify ({args.method}; frames read + written)") as bar:
         result = magnify_video(
             magnifier, args.video, args.output, fps=args.fps, start_s=args.start, end_s=args.end,
             block_frames=args.block_frames, crf=args.crf, progress=bar.update, outputs=outputs,

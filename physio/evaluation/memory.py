@@ -9,7 +9,22 @@ import time
 
 import torch
 
-__all__ = ["PeakMemory"]
+__all__ = ["PeakMemory", "peak_rss_mb"]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size since its ``exec`` (MiB): ``VmHWM`` of
+    ``/proc/self/status``.  Not ``ru_maxrss``: Linux carries that across ``execve``, so a child forked
+    from a large parent (pytest, a benchmark holding frames) reports at least the parent's RSS.  Falls
+    back to ``ru_maxrss`` where ``/proc`` is missing."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class PeakMemory:

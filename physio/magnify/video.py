@@ -33,7 +33,10 @@ def magnify_video(
     Memory is bounded by the block size (see :func:`physio.magnify.base.magnify_stream`), whatever the
     video's length.  ``outputs``: a :class:`physio.magnify.run_outputs.RunOutputs` that receives every
     ``(original, magnified)`` chunk pair of the same pass (side-by-side video, scan line, pixel traces,
-    learning curve) and writes them after the video.  Returns ``{"output", "frames", "fps", "width",
+    learning curve) and writes them after the video.  ``progress`` is called with frame counts twice
+    per frame — when the magnifier takes it in and when it is written — so a bar of ``2 × frames``
+    moves from the first chunk on (a magnifier holds a margin and a block before its first output)
+    and its ETA covers the whole pipeline.  Returns ``{"output", "frames", "fps", "width",
     "height", "margin_frames", "extra_outputs"}``.
     """
     reader = VideoReader(video, chunk_size=chunk_size, start_s=start_s, end_s=end_s, fps=fps)
@@ -48,12 +51,18 @@ def magnify_video(
 
     def transform(chunks):
         if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
-            return magnifier.stream(chunks, reader.fps, progress=progress, record=True)
-        return magnify_stream(magnifier, chunks, reader.fps, block_frames, progress, again=reader.chunks)
+            return magnifier.stream(chunks, reader.fps, record=True)
+        return magnify_stream(magnifier, chunks, reader.fps, block_frames, again=reader.chunks)
+
+    def read(chunks):  # the first half of the progress: frames taken in by the magnifier
+        for c in chunks:
+            yield c
+            if progress is not None:
+                progress(len(c))
 
     n = 0
-    pairs = pair_with_input(reader.chunks(), transform) if extra is not None else \
-        ((None, chunk) for chunk in transform(reader.chunks()))
+    pairs = pair_with_input(read(reader.chunks()), transform) if extra is not None else \
+        ((None, chunk) for chunk in transform(read(reader.chunks())))
     with VideoWriter(out, reader.fps, crf=crf) as writer:
         try:
             for orig, chunk in pairs:
@@ -61,6 +70,8 @@ def magnify_video(
                 if extra is not None:
                     extra.update(orig, chunk, getattr(magnifier, "box", None))
                 n += len(chunk)
+                if progress is not None:  # the second half: frames written
+                    progress(len(chunk))
         except BaseException:
             if extra is not None:
                 extra.abort()

@@ -34,6 +34,16 @@ SCALE_SAMPLES = 512
 """Samples of the representation used to estimate its standardisation scale (≈ 17 s at 30 fps)."""
 
 
+CHUNK_BYTES = 64 << 20
+"""Frames are decoded in chunks of at most this many bytes (64 frames at 640×480, 10 at 1080p): with
+the reader thread's chunk in flight, a 1080p video then holds ~200 MB of frames, not 1.2 GB."""
+
+
+def chunk_frames(width: int, height: int, most: int = 64) -> int:
+    """Frames per decoded chunk for ``width × height`` video (:data:`CHUNK_BYTES`, at most ``most``)."""
+    return int(max(2, min(most, CHUNK_BYTES // max(1, width * height * 3))))
+
+
 class CnnSignal:
     """Push-style :func:`cnn_signal`: ``push(chunk)`` frames as they are decoded, then ``result()``.
 
@@ -392,10 +402,12 @@ def measure_rates(
     every = DETECT_EVERY if every is None else int(every)
     torso_every = POSE_EVERY_FACTOR * every if torso_every is None else int(torso_every)
 
-    def reader():
-        return VideoReader(video, chunk_size=64, start_s=start_s, end_s=end_s, fps=fps)
+    r0 = VideoReader(video, start_s=start_s, end_s=end_s, fps=fps)
+    chunk = chunk_frames(r0.width, r0.height)
 
-    r0 = reader()
+    def reader():
+        return VideoReader(video, chunk_size=chunk, start_s=start_s, end_s=end_s, fps=fps)
+
     n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
     passes = 1 if roi == "full" or track is not None else 2
     with _progress_bar(passes * n, "rates", progress) as bar:
