@@ -57,10 +57,20 @@ def test_rates_missing_video(tmp_path, capsys):
 @pytest.mark.skipif(not (models_dir() / "pulse_cnn.pt").exists(), reason="shipped PulseNet not present")
 def test_rates_cnn_on_mit_face(shared_data, capsys):
     """The real clip evm_mit/face.mp4: MIT's pulse band is 50–60 bpm."""
-    rc = main(["rates", str(shared_data / "evm_mit" / "face.mp4"), "--json", "-q"])
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        rc = main(["rates", str(shared_data / "evm_mit" / "face.mp4"), "--json", "-q", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)  # --threads is process-wide: the rest of the suite keeps its own
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert 50 <= out["hr_bpm"] <= 60, out["hr_bpm"]
+    assert out["threads"] == 1 and out["detect_every"] == {"face": 10, "torso": 30} and out["device"] == "cpu"
+    # the tracker ran the detector on a few frames and followed the face by optical flow between
+    status = out["roi_summary"]["face_status"]
+    assert status["tracked"] > 5 * status["detected"], status
 
 
 def test_rates_decode_the_video_once_per_stage(pulsing_video, monkeypatch):
