@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cohort", required=True)
     p.add_argument("--participants", default=None, help="comma-separated (default: all)")
+    p.add_argument("--tasks", default=None, help="comma-separated tasks (default: all)")
     p.add_argument("--models", default="pulse_cnn",
                    help="comma-separated PulseNet checkpoints and/or rPPG methods (pos, chrom, green)")
     p.add_argument("--resp", default="motion", choices=("motion", "cnn"),
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
     br_err: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="physio-userpath-") as tmp, Cohort(args.cohort) as c:
         for s in c.sessions(participants=parts):
+            if args.tasks and s.task not in args.tasks.split(","):
+                continue
             truth = _truth_rate(s, "pulse", "deepmag")[0]
             br_truth = _truth_rate(s, "resp", "deepmag")[0]
             kw = {"lossless": True} if args.lossless else {"crf": 0}

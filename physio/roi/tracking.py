@@ -62,6 +62,10 @@ DETECT_EVERY = 10
 SETTLE_FRACTION = 0.03
 """A detection further than this fraction of the box width from the flow's prediction is not trusted
 alone: the detector runs on the following frames until it agrees with the flow again."""
+DRIFT_FRACTION = 0.05
+"""A face the flow has carried further than this fraction of its width from the last detection is
+detected again at once: a moving (turning) head changes the landmarks' shape, which a similarity
+transform does not follow, so the skin mask is refreshed more often while the head moves."""
 POSE_EVERY_FACTOR = 3
 """Default: Pose runs every ``POSE_EVERY_FACTOR × every`` frames (it is ≈ 5× slower than FaceMesh)."""
 """Statuses of frames whose region was measured on the frame itself (the anchors gaps are filled from)."""
@@ -317,6 +321,7 @@ class RoiTracker:
         self._torso_raw: Detection | None = None
         self._face_flow, self._torso_flow = RegionFlow(), RegionFlow()
         self._face_settling = self._torso_settling = False
+        self._face_anchor: np.ndarray | None = None  # the face box at the last detection
 
     # -- resources ----------------------------------------------------------------------------------
     def _detector(self, name: str):
@@ -387,6 +392,9 @@ class RoiTracker:
         # runs on every frame while the detector is settling, i.e. disagrees with the flow)
         pred = self._predict(self._face_flow, self._face_raw, self._face_i, i, grey)
         scheduled = self._face is None or not self._last_ok or (i - self._last_attempt) >= self.every
+        if pred is not None and self._face_anchor is not None and _disagree(pred.box, self._face_anchor,
+                                                                            DRIFT_FRACTION):
+            scheduled = True  # moved since the detector last saw it: landmarks may have changed shape
         status = "missing"
         if pred is not None and not scheduled and not self._face_settling:
             self._face_raw = pred
@@ -400,6 +408,7 @@ class RoiTracker:
                 self._face_settling = grey is not None and (pred is None or _disagree(det.box, pred.box))
                 self._face = self._smooth_face(det, i - self._face_i if self._face is not None else 1)
                 self._face_raw, self._face_i, status = det, i, "detected"
+                self._face_anchor = det.box
                 if grey is not None:
                     self._face_flow.seed(grey, scale, det.box)
         if status == "missing":
@@ -484,12 +493,15 @@ class RoiTracker:
         return None, float("nan"), "", "missing"
 
 
-def _disagree(box, predicted) -> bool:
-    """Whether a detection lies more than :data:`SETTLE_FRACTION` of the box width from where the flow
-    carried the last one (a detector still converging, e.g. MediaPipe's own landmark tracking after a
-    jump, or a flow that drifted): the detector then runs again on the next frame."""
+def _disagree(box, predicted, fraction: float | None = None) -> bool:
+    """Whether ``box`` lies more than ``fraction`` (default :data:`SETTLE_FRACTION`) of the width from
+    ``predicted`` (any edge).  A detection that far from where the flow carried the last one (a
+    detector still converging, e.g. MediaPipe's own landmark tracking after a jump, or a flow that
+    drifted) makes the detector run again on the next frame; a tracked box that far
+    (:data:`DRIFT_FRACTION`) from the last detection makes it run at once."""
+    fraction = SETTLE_FRACTION if fraction is None else fraction
     width = max(float(predicted[2] - predicted[0]), 1.0)
-    return bool(np.max(np.abs(np.asarray(box, float) - np.asarray(predicted, float))) > SETTLE_FRACTION * width)
+    return bool(np.max(np.abs(np.asarray(box, float) - np.asarray(predicted, float))) > fraction * width)
 
 
 def _below(torso, face):
