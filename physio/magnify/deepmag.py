@@ -413,7 +413,6 @@ class DeepMag(Magnifier):
         frames_q: list[np.ndarray] = []  # uint8 frames not yet emitted (frame index emitted…)
         small_q: list[torch.Tensor] = []  # C_l of those frames
         x1_q: list[torch.Tensor] = []  # X_1 samples not yet reconstructed
-        prev_small: torch.Tensor | None = None
         orig_prev: torch.Tensor | None = None  # C_l of the last emitted frame
         log_gain: torch.Tensor | None = None  # log((C̃_l + ε/2) / (C_l + ε/2)) of the last emitted frame
         emitted = 0
@@ -462,11 +461,9 @@ class DeepMag(Magnifier):
                 emitted += n
                 yield to_uint8(_paste(full, change, self.box, weight))
 
-        for c, small, size_hw, weight in self._colour_chunks(chunks):
+        for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
             frames_q.extend(list(c))
             small_q.extend(list(small))
-            seq = small if prev_small is None else torch.cat([prev_small[None], small])
-            prev_small = small[-1]
             if len(seq) < 2:
                 continue
             x1 = nfd(seq)
@@ -476,8 +473,6 @@ class DeepMag(Magnifier):
                 continue
             bp.push(dx.cpu().numpy())
             yield from _reported(emit(_pieces(bp.pop())), progress)
-        if prev_small is None:
-            raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(dx.cpu().numpy())
@@ -486,9 +481,13 @@ class DeepMag(Magnifier):
             return
         yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
 
-    def _colour_chunks(self, chunks) -> Iterator[tuple[np.ndarray, torch.Tensor, tuple[int, int], torch.Tensor | None]]:
-        """Colour input, chunk by chunk: ``(frames, C_l (t, 3, L, L), region size, feather weight)``."""
-        size_hw, weight = None, None
+    def _colour_chunks(self, chunks) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor, tuple[int, int],
+                                                      torch.Tensor | None]]:
+        """Colour input, chunk by chunk: ``(frames, C_l (t, 3, L, L), seq, region size, feather
+        weight)``, where ``seq`` is ``C_l`` with the previous chunk's last frame in front (the frames
+        whose consecutive pairs make this chunk's ``X_1``; ``seq is C_l`` for the first chunk).
+        :class:`InputError` when the stream has no frame."""
+        size_hw, weight, prev = None, None, None
         for chunk in chunks:
             c = np.asarray(chunk)
             if c.ndim == 3:
@@ -506,7 +505,11 @@ class DeepMag(Magnifier):
             region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
             with torch.no_grad():
                 small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
-            yield c, small, size_hw, weight
+            seq = small if prev is None else torch.cat([prev[None], small])
+            prev = small[-1]
+            yield c, small, seq, size_hw, weight
+        if prev is None:
+            raise InputError("no frames to magnify")
 
     # -- colour, the integrated update (not the paper's; see colour_update / sign_from) ---------------
     def _reference(self, fx1: np.ndarray) -> torch.Tensor:
@@ -573,7 +576,6 @@ class DeepMag(Magnifier):
         dark_q: list[torch.Tensor] = []
         scale_buf: list[torch.Tensor] = []
         cum: torch.Tensor | None = None
-        prev_small: torch.Tensor | None = None
         size_hw, weight = None, None
         half_eps = NFD_EPS / 2
         self.gain_scale = None
@@ -635,15 +637,13 @@ class DeepMag(Magnifier):
                     change = upsample_frames((rec - orig_small).float(), size_hw)
                     yield to_uint8(_paste(full, change, self.box, weight))
 
-        for c, small, size_hw, weight in self._colour_chunks(chunks):
+        for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
             frames_q.extend(list(c))
             small_q.extend(list(small))
             if bp_o is not None and self.gain_scale is None:
                 bp_o.push(torch.log(small.double() + half_eps).cpu().numpy())
-            if prev_small is None:  # frame 0: no change
+            if seq is small:  # the first chunk; frame 0: no change
                 bp.push(np.zeros((1, *small.shape[1:])))
-            seq = small if prev_small is None else torch.cat([prev_small[None], small])
-            prev_small = small[-1]
             if len(seq) < 2:
                 continue
             x1 = nfd(seq)
@@ -655,8 +655,6 @@ class DeepMag(Magnifier):
                 bp_x.push(x1.cpu().numpy())
             run_ascents(final=False)
             yield from _reported(emit(final=False), progress)
-        if prev_small is None:
-            raise InputError("no frames to magnify")
         run_ascents(final=True)
         yield from _reported(emit(final=True), progress)
 
