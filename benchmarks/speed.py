@@ -46,8 +46,9 @@ COMMANDS = {
     "phase": ["magnify", "{video}", "-o", "{out}", "--method", "phase", "--source", "resp", "-q", "--overwrite"],
     "vam": ["magnify", "{video}", "-o", "{out}", "--method", "vam", "--source", "resp", "-q", "--overwrite"],
     "deepmag-pulse": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "-q", "--overwrite"],
-    "deepmag-resp": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "--source", "resp", "-q",
-                     "--overwrite"],
+    # face.mp4 shows no shoulders: the respiration runs on the whole frame (the auto torso box would fail)
+    "deepmag-resp": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "--source", "resp", "--roi", "full",
+                     "-q", "--overwrite"],
     "oh": ["magnify", "{video}", "-o", "{out}", "--method", "oh", "--source", "resp", "-q", "--overwrite"],
     "lwmm-m1": ["magnify", "{video}", "-o", "{out}", "--method", "lwmm-m1", "--source", "resp", "-q", "--overwrite"],
     "lwmm-m2": ["magnify", "{video}", "-o", "{out}", "--method", "lwmm-m2", "--source", "resp", "-q", "--overwrite"],
