@@ -150,7 +150,7 @@ print(peak_rss_mb())
 def test_rates_memory_does_not_grow_with_the_video(shared_data, tmp_path):
     """`physio rates` (face and torso tracking, PulseNet, RespNet) on face.mp4 at half size looped to n and
     2n frames: the peak RSS (the child's own VmHWM: not ru_maxrss, which carries this pytest process's
-    RSS across the child's exec) differs by < 16 MB (chunks are streamed; per frame only boxes,
+    RSS across the child's exec) differs by < 64 MB (chunks are streamed; per frame only boxes,
     landmarks and a few scalars are kept, ~1 KB)."""
     import os
     import subprocess
@@ -176,4 +176,5 @@ def test_rates_memory_does_not_grow_with_the_video(shared_data, tmp_path):
         assert res.returncode == 0, res.stderr[-2000:]
         peaks.append(float(res.stdout.strip().splitlines()[-1]))
     print(f"physio rates peak RSS: {peaks[0]:.0f} MB at 1200 frames, {peaks[1]:.0f} MB at 2400")
-    assert abs(peaks[1] - peaks[0]) < 16.0, peaks
+    # MediaPipe/torch allocations vary by ~25 MB run to run; 1200 more frames held would be ~280 MB
+    assert abs(peaks[1] - peaks[0]) < 64.0, peaks

@@ -14,9 +14,9 @@ runs, the region followed by optical flow: :mod:`physio.roi.flow`), ``interpolat
 detections), ``held`` (the nearest detection's box carried forward or backward: the detector was not run
 on this frame, failed, or the frame lies before the first / after the last detection), ``missing`` (no
 face to hold; streaming only), ``full`` (``roi="full"``: the whole frame, chosen explicitly).
-torso: ``detected`` (MediaPipe Pose shoulders), ``tracked`` (optical flow between Pose runs), ``interpolated``/``held`` (as for the face, within
-``max_gap_s`` of a pose detection), ``derived`` (from the face box geometry), ``missing`` (neither),
-``full``.
+torso: ``detected`` (MediaPipe Pose shoulders), ``tracked`` (optical flow between Pose runs),
+``interpolated``/``held`` (as for the face, within ``max_gap_s`` of a pose detection), ``derived``
+(from the face box geometry), ``missing`` (neither), ``full``.
 """
 
 from __future__ import annotations
