@@ -61,7 +61,6 @@ def make_clip(path: Path, size: tuple[int, int], seconds: float, fps: float = 30
     301 source frames are held, each output frame is resized as it is written)."""
     import cv2  # noqa: PLC0415
 
-    sys.path.insert(0, str(REPO))
     from physio.io import VideoReader, VideoWriter  # noqa: PLC0415
 
     if path.is_file():
@@ -117,7 +116,7 @@ def run_stage(name: str, video: str, device: str) -> dict:
         spec = RepresentationSpec.from_dict(ckpt["representation"])
         note = f"box {box[2] - box[0]}x{box[3] - box[1]}, {spec.kind} {spec.size}"
         if name.endswith("-net"):
-            x = torch.randn(n - 1, *_rep_shape(spec), device=device)
+            x = torch.randn(n - 1, spec.channels, spec.size, spec.size, device=device)
             t0 = time.perf_counter()
             with torch.no_grad():
                 for s in range(0, len(x), 256):
@@ -157,14 +156,6 @@ def run_stage(name: str, video: str, device: str) -> dict:
         raise SystemExit(f"unknown stage {name!r}")
     return {"seconds": dt, "frames": n, "note": note,
             "peak_rss_mb": peak_rss_mb()}
-
-
-def _rep_shape(spec) -> tuple[int, ...]:
-    from physio.represent.compute import RepresentationStream  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    rep = RepresentationStream(spec, None, "cpu").push(np.zeros((2, 64, 64, 3), np.uint8) + 128)
-    return tuple(rep.shape[1:])
 
 
 # --- parent ------------------------------------------------------------------------------------------------
