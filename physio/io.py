@@ -25,6 +25,8 @@ from physio.atomic import AtomicFile
 from physio.errors import InputError, VideoReadError, VideoWriteError
 
 __all__ = [
+    "CHUNK_BYTES",
+    "chunk_frames",
     "prefetched",
     "VideoInfo",
     "VideoReader",
@@ -334,6 +336,16 @@ class VideoReader:
 
 
 _DONE = object()
+
+
+CHUNK_BYTES = 64 << 20
+"""Frames are decoded in chunks of at most this many bytes (64 frames at 640×480, 10 at 1080p): with
+the reader thread's chunk in flight, a 1080p video then holds ~200 MB of frames, not 1.2 GB."""
+
+
+def chunk_frames(width: int, height: int, most: int = 64, budget: int = CHUNK_BYTES) -> int:
+    """Frames per decoded chunk for ``width × height`` video (``budget`` bytes, at most ``most``)."""
+    return int(max(2, min(most, budget // max(1, width * height * 3))))
 
 
 def prefetched(items: Iterable, depth: int = 1) -> Iterator:

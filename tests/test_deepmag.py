@@ -56,6 +56,32 @@ def test_identity_at_zero_gamma(clip, make):
     assert np.abs(out.astype(int) - clip).max() <= 1
 
 
+@pytest.mark.parametrize("make,kw", [(_pulse_mag, {}), (_pulse_mag, {"colour_update": "integrated"}),
+                                     (_resp_mag, {})])
+def test_second_reading_gives_the_same_output_and_holds_no_frame(clip, make, kw, monkeypatch):
+    """With ``again`` (the video read a second time) the reconstruction takes its frames from the
+    second reading: the output is identical and no input frame is kept while the band-pass fills."""
+    from physio.magnify import window
+
+    gamma = 2e-4 if make is _pulse_mag else 0.02
+    chunks = lambda: (clip[i : i + 7] for i in range(0, len(clip), 7))  # noqa: E731
+    kept = make(gamma=gamma, block_frames=16, input_scale=0.01, **kw)
+    ref = np.concatenate(list(kept.stream(chunks(), 10.0)))
+    held = []
+    keep = window.FrameQueue.keep
+
+    def spy(self, chunk):
+        keep(self, chunk)
+        held.append(len(self._kept))
+
+    monkeypatch.setattr(window.FrameQueue, "keep", spy)
+    again = make(gamma=gamma, block_frames=16, input_scale=0.01, **kw)
+    out = np.concatenate(list(again.stream(chunks(), 10.0, again=chunks)))
+    assert np.array_equal(out, ref)
+    assert held and max(held) == 0
+    assert np.abs(ref.astype(int) - clip).max() > 0  # it did change something
+
+
 @pytest.mark.parametrize("make", [_pulse_mag, _resp_mag])
 def test_chunking_does_not_change_the_result(clip, make):
     a = make(gamma=2e-4 if make is _pulse_mag else 0.02, block_frames=1000, input_scale=0.01)

@@ -344,6 +344,57 @@ def test_window_stream_equals_block_driver(case):
     assert np.abs(out.astype(int) - video.astype(int)).mean() > 0.3  # it did magnify
 
 
+@pytest.mark.parametrize("name", ["phase", "evm"])
+def test_window_holds_only_its_frames_whatever_the_chunk(name, monkeypatch):
+    """A 150-frame chunk is taken a batch at a time: the window never holds more than
+    ``left context + core + margin`` frames plus one batch (it used to grow by a whole chunk), and
+    the phase window stores half-precision phase changes."""
+    from physio.magnify import window
+
+    video, fps = _wobbly_clip(), 30.0
+    mag = get_magnifier(name, band_hz=(0.7, 2.5))
+    margin, core = mag.margin_frames(fps), 24
+    seen = []
+    emit = window._Window._emit
+
+    def spy(self, k):
+        seen.append((len(self.parts), self.batch, self.parts.dtypes()))
+        yield from emit(self, k)
+
+    monkeypatch.setattr(window._Window, "_emit", spy)
+    out = np.concatenate(list(magnify_stream(mag, [video], fps, block_frames=core)))
+    assert out.shape == video.shape
+    assert max(n - b for n, b, _ in seen) < margin + core + margin, (seen, margin)
+    want = torch.float16 if name == "phase" else torch.float32
+    assert all(d == {want} for _, _, d in seen)
+
+
+@pytest.mark.parametrize("name,kw", [("phase", {}), ("vam", {}), ("evm", {"mode": "motion"})])
+def test_spilled_window_gives_the_same_output(name, kw, monkeypatch):
+    """A window larger than PHYSIO_WINDOW_RAM_MB is kept in an anonymous temporary file and read back
+    component by component: the output is bit-identical to the in-memory window."""
+    from physio.magnify import window
+
+    video, fps = _wobbly_clip(n=200), 30.0
+    chunks = lambda: (video[i : i + 17] for i in range(0, len(video), 17))  # noqa: E731
+    ram = np.concatenate(list(magnify_stream(get_magnifier(name, band_hz=(0.7, 2.5), **kw), chunks(), fps,
+                                             block_frames=24, again=chunks)))
+    made = []
+    init = window._SpillParts.__init__
+
+    def spy(self, like, capacity):
+        init(self, like, capacity)
+        made.append(capacity)
+
+    monkeypatch.setattr(window._SpillParts, "__init__", spy)
+    monkeypatch.setattr(window, "WINDOW_RAM_BYTES", 0)
+    spilled = np.concatenate(list(magnify_stream(get_magnifier(name, band_hz=(0.7, 2.5), **kw), chunks(), fps,
+                                                 block_frames=24, again=chunks)))
+    assert made, "the window was not spilled"
+    assert np.array_equal(ram, spilled)
+    assert np.abs(ram.astype(int) - video.astype(int)).mean() > 0.1  # it did magnify
+
+
 def test_magnified_output_differs_from_input():
     video = _wobbly_clip(n=90)
     for name in ("evm", "phase", "vam"):

@@ -47,6 +47,7 @@ from physio.device import resolve_device
 from physio.errors import InputError
 from physio.magnify.ascent import gradient_ascent
 from physio.magnify.base import Magnifier, to_tensor, to_uint8
+from physio.magnify.window import FrameQueue
 from physio.nets.weights import load_net
 from physio.represent.nfd import (
     NFD_EPS,
@@ -88,7 +89,7 @@ DARK_FLOOR = 0.02
 """Colour: a downsampled cell darker than this (fraction of full scale, ~5 grey levels) in either frame of a
 pair is not magnified and its reconstruction restarts from the original (see ``docs/deepmag.md``)."""
 
-RECON_FRAMES = 32
+RECON_FRAMES = 8
 """Frames rebuilt at full resolution at a time: the band-pass hands over whole blocks (the last one with
 its margin: up to ~1000 frames for respiration), and full-resolution float frames, their upsampled
 change and pyramids are what take the memory."""
@@ -392,25 +393,31 @@ class DeepMag(Magnifier):
         pending.clear()
         return self._ascend(allx, record)
 
+    rereads = True
+    """The stream decodes the frames again for the reconstruction (``again``) instead of holding them
+    for the band-pass's margin and block (~450 frames, 420 MB at 640 × 480)."""
+
     def stream(self, chunks: Iterable[np.ndarray], fps: float, progress=None, record: bool = False,
-               block_frames: int | None = None) -> Iterator[np.ndarray]:
-        """Magnify a stream of ``uint8 (t, H, W, 3)`` chunks; yields magnified uint8 chunks."""
+               block_frames: int | None = None, again=None) -> Iterator[np.ndarray]:
+        """Magnify a stream of ``uint8 (t, H, W, 3)`` chunks; yields magnified uint8 chunks.  ``again``:
+        returns a fresh iterator over the same chunks (the frames are then decoded a second time for
+        the reconstruction instead of being held)."""
         if not (np.isfinite(fps) and fps > 0):
             raise InputError(f"fps must be positive, got {fps}")
         self.last_scale = None
         self.objective_history = []
         sos = butter_bandpass_sos(self.band_hz, fps, self.filter_order)
+        frames = FrameQueue(again)
         if self.source == "pulse" and self.colour_update == "integrated":
-            yield from self._stream_colour_integrated(chunks, fps, sos, progress, record)
+            yield from self._stream_colour_integrated(chunks, fps, sos, progress, record, frames)
         elif self.source == "pulse":
-            yield from self._stream_colour(chunks, fps, sos, progress, record)
+            yield from self._stream_colour(chunks, fps, sos, progress, record, frames)
         else:
-            yield from self._stream_motion(chunks, fps, sos, progress, record)
+            yield from self._stream_motion(chunks, fps, sos, progress, record, frames)
 
     # -- colour (eq. 14–17) ---------------------------------------------------------------------
-    def _stream_colour(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+    def _stream_colour(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
         bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
-        frames_q: list[np.ndarray] = []  # uint8 frames not yet emitted (frame index emitted…)
         small_q: list[torch.Tensor] = []  # C_l of those frames
         x1_q: list[torch.Tensor] = []  # X_1 samples not yet reconstructed
         orig_prev: torch.Tensor | None = None  # C_l of the last emitted frame
@@ -429,10 +436,10 @@ class DeepMag(Magnifier):
                 if orig_prev is None:  # frame 0: C̃_l(1) = C_l(1)
                     orig_prev = small_q[0]
                     log_gain = torch.zeros_like(orig_prev, dtype=torch.float64)
-                    first = frames_q.pop(0)
+                    first = frames.take(1)
                     small_q.pop(0)
                     emitted += 1
-                    yield first[None]
+                    yield first
                 # frames emitted … emitted + n − 1 are rebuilt from samples emitted−1 … emitted+n−2
                 xbar = xbar.clamp(-1 + 1e-6, 1 - 1e-6)
                 orig_small = torch.stack(small_q[:n])
@@ -455,14 +462,13 @@ class DeepMag(Magnifier):
                 log_gain, orig_prev = gain[-1], orig_small[-1]
                 # intensities stay non-negative
                 rec = ((orig_small.double() + half_eps) * gain.exp() - half_eps).clamp_min(0).float()
-                full = to_tensor(np.stack(frames_q[:n]), self.device)
-                del frames_q[:n]
+                full = to_tensor(frames.take(n), self.device)
                 change = upsample_frames(rec - orig_small, size_hw)
                 emitted += n
                 yield to_uint8(_paste(full, change, self.box, weight))
 
         for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
-            frames_q.extend(list(c))
+            frames.keep(c)
             small_q.extend(list(small))
             if len(seq) < 2:
                 continue
@@ -477,7 +483,7 @@ class DeepMag(Magnifier):
         if dx is not None:
             bp.push(dx.cpu().numpy())
         if bp.total == 0:  # a single frame: nothing to magnify
-            yield np.stack(frames_q)
+            yield frames.take(1)
             return
         yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
 
@@ -558,7 +564,7 @@ class DeepMag(Magnifier):
             return 1.0
         return (-oc + np.sqrt(oc * oc + cc * oo * (self.gain**2 - 1))) / cc
 
-    def _stream_colour_integrated(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+    def _stream_colour_integrated(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
         """Colour with ``colour_update="integrated"`` and/or a ``sign_from`` reference.
 
         Per frame ``t``: ``L(t) = Σ_{t'<t} 2·(artanh X_N(t') − artanh X_1(t'))`` (0 in cells dark in either
@@ -570,7 +576,6 @@ class DeepMag(Magnifier):
         bp_x = StreamingBandpass(sos, margin, self.block_frames) if self.sign_from != "x" else None
         bp = StreamingBandpass(sos, margin, self.block_frames)  # L(t), one sample per frame
         bp_o = StreamingBandpass(sos, margin, self.block_frames) if self.gain is not None else None
-        frames_q: list[np.ndarray] = []
         small_q: list[torch.Tensor] = []
         x1_q: list[torch.Tensor] = []  # X_1 samples waiting for their ascent
         dark_q: list[torch.Tensor] = []
@@ -632,13 +637,12 @@ class DeepMag(Magnifier):
                     orig_small = torch.stack(small_q[:n]).double()
                     del small_q[:n]
                     rec = ((orig_small + half_eps) * u.exp() - half_eps).clamp_min(0)
-                    full = to_tensor(np.stack(frames_q[:n]), self.device)
-                    del frames_q[:n]
+                    full = to_tensor(frames.take(n), self.device)
                     change = upsample_frames((rec - orig_small).float(), size_hw)
                     yield to_uint8(_paste(full, change, self.box, weight))
 
         for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
-            frames_q.extend(list(c))
+            frames.keep(c)
             small_q.extend(list(small))
             if bp_o is not None and self.gain_scale is None:
                 bp_o.push(torch.log(small.double() + half_eps).cpu().numpy())
@@ -659,12 +663,11 @@ class DeepMag(Magnifier):
         yield from _reported(emit(final=True), progress)
 
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
-    def _stream_motion(self, chunks, fps, sos, progress, record) -> Iterator[np.ndarray]:
+    def _stream_motion(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
         if self._pyramid is None:
             self._pyramid = SteerablePyramid().to(self.device)
         pyr = self._pyramid
         bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
-        frames_q: list[np.ndarray] = []
         prev: np.ndarray | None = None
         cum: torch.Tensor | None = None  # Σ (X_N − X_1): the integrated change (eq. 20) at S×S
         x1_cum: torch.Tensor | None = None  # Σ X_1: the unwrapped original phase change (literal eq. 21)
@@ -688,8 +691,7 @@ class DeepMag(Magnifier):
         def emit(filtered: list[np.ndarray]):
             for upd in filtered:
                 n = len(upd)
-                full = to_tensor(np.stack(frames_q[:n]), self.device)  # (n, 3, H, W)
-                del frames_q[:n]
+                full = to_tensor(frames.take(n), self.device)  # (n, 3, H, W)
                 u = torch.from_numpy(np.ascontiguousarray(upd)).to(self.device, torch.float32)  # (n, 4, S, S) radians
                 keep = u.abs() < 2 * np.pi
                 self._phase_sums += (float(u.square().sum()), u.numel(), float(u.numel() - keep.sum()))
@@ -721,7 +723,7 @@ class DeepMag(Magnifier):
                     x0, y0, x1, y1 = self.box
                     weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
                     box_region = (slice(y0, y1), slice(x0, x1))
-            frames_q.extend(list(c))
+            frames.keep(c)
             region = c if self.box is None else c[:, box_region[0], box_region[1]]
             seq = region if prev is None else np.concatenate([prev[None], region])
             prev = region[-1]
@@ -776,9 +778,9 @@ class _AutoBoxDeepMag(DeepMag):
         self.region = region
         self.detect_s = float(detect_s)
 
-    def stream(self, chunks, fps, progress=None, record: bool = False, block_frames: int | None = None):
+    def stream(self, chunks, fps, progress=None, record: bool = False, block_frames: int | None = None, again=None):
         if self.box is not None:
-            yield from super().stream(chunks, fps, progress=progress, record=record)
+            yield from super().stream(chunks, fps, progress=progress, record=record, again=again)
             return
         it = iter(chunks)
         head: list[np.ndarray] = []
@@ -798,7 +800,7 @@ class _AutoBoxDeepMag(DeepMag):
                 yield head.pop(0)
             yield from it
 
-        yield from super().stream(chained(), fps, progress=progress, record=record)
+        yield from super().stream(chained(), fps, progress=progress, record=record, again=again)
 
 
 def deepmag_magnifier(

@@ -492,16 +492,18 @@ class TemporalFilter:
         ``cumulative``: filter the running sum ``frames[0] + … + frames[j]`` instead (e.g. phase from phase
         changes), by the matrix ``M U`` (``U`` the lower-triangular ones), without forming the sums."""
         t = len(frames)
+        # Half-precision storage (a long window kept in 16 bits) is filtered in float32.
+        dtype = torch.float32 if frames[0].dtype in (torch.float16, torch.bfloat16) else frames[0].dtype
         if 1 < t <= MATRIX_MAX_FRAMES and frames[0].numel() >= t:
             m = _filter_matrix(self, t, float(fps))[start:stop]
             if cumulative:
                 m = np.cumsum(m[:, ::-1], axis=1)[:, ::-1]
-            m = torch.tensor(np.ascontiguousarray(m), device=frames[0].device, dtype=frames[0].dtype)
-            out = frames[0].new_zeros((stop - start, frames[0].numel()))
+            m = torch.tensor(np.ascontiguousarray(m), device=frames[0].device, dtype=dtype)
+            out = frames[0].new_zeros((stop - start, frames[0].numel()), dtype=dtype)
             for j, f in enumerate(frames):
-                out.addr_(m[:, j], f.reshape(-1))
+                out.addr_(m[:, j], f.reshape(-1).to(dtype))
             return out.reshape(stop - start, *frames[0].shape)
-        x = torch.stack(list(frames))
+        x = torch.stack(list(frames)).to(dtype)
         return self(torch.cumsum(x, 0) if cumulative else x, fps)[start:stop]
 
     def matrix(self, t: int, fps: float) -> np.ndarray:

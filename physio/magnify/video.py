@@ -7,9 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from physio.errors import InputError
-from physio.io import VideoReader, VideoWriter
+from physio.io import VideoReader, VideoWriter, chunk_frames
 from physio.magnify.base import Magnifier, magnify_stream
 from physio.magnify.outputs import pair_with_input
+
+MAGNIFY_CHUNK_BYTES = 32 << 20
+"""Decoded chunks of :func:`magnify_video` hold at most this many bytes (32 frames at 640 × 480, 5 at
+1080p; the video is read twice, and each reading holds a chunk and the frames it is stacked from)."""
 
 __all__ = ["magnify_video"]
 
@@ -40,6 +44,8 @@ def magnify_video(
     "height", "margin_frames", "extra_outputs"}``.
     """
     reader = VideoReader(video, chunk_size=chunk_size, start_s=start_s, end_s=end_s, fps=fps)
+    # at most MAGNIFY_CHUNK_BYTES a chunk (32 frames at 640 × 480, 5 at 1080p): the frames are read twice
+    reader.chunk_size = chunk_frames(reader.width, reader.height, most=chunk_size, budget=MAGNIFY_CHUNK_BYTES)
     out = Path(output)
     if out.resolve() == Path(video).resolve():
         raise InputError(f"{out}: output would overwrite the input video")
@@ -51,7 +57,7 @@ def magnify_video(
 
     def transform(chunks):
         if extra is not None and extra.record:  # DeepMag, keeping the ascent's objective (Fig. 9)
-            return magnifier.stream(chunks, reader.fps, record=True)
+            return magnifier.stream(chunks, reader.fps, record=True, again=reader.chunks)
         return magnify_stream(magnifier, chunks, reader.fps, block_frames, again=reader.chunks)
 
     def read(chunks):  # the first half of the progress: frames taken in by the magnifier

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from physio.device import resolve_device
 from physio.errors import InputError
-from physio.io import VideoReader
+from physio.io import VideoReader, chunk_frames
 from physio.nets.weights import load_net
 from physio.rates.confidence import bridge, confidence, spread, torso_problem, usable_means
 from physio.rates.methods import PULSE_METHODS, RESP_METHODS, RPPG_METHODS, check_method
@@ -34,14 +34,6 @@ SCALE_SAMPLES = 512
 """Samples of the representation used to estimate its standardisation scale (≈ 17 s at 30 fps)."""
 
 
-CHUNK_BYTES = 64 << 20
-"""Frames are decoded in chunks of at most this many bytes (64 frames at 640×480, 10 at 1080p): with
-the reader thread's chunk in flight, a 1080p video then holds ~200 MB of frames, not 1.2 GB."""
-
-
-def chunk_frames(width: int, height: int, most: int = 64) -> int:
-    """Frames per decoded chunk for ``width × height`` video (:data:`CHUNK_BYTES`, at most ``most``)."""
-    return int(max(2, min(most, CHUNK_BYTES // max(1, width * height * 3))))
 
 
 class CnnSignal:
