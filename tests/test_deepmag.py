@@ -82,6 +82,33 @@ def test_second_reading_gives_the_same_output_and_holds_no_frame(clip, make, kw,
     assert np.abs(ref.astype(int) - clip).max() > 0  # it did change something
 
 
+def test_auto_box_detects_on_a_reading_of_its_own(clip, monkeypatch):
+    """With ``again``, the automatic region is detected on a separate reading of the first
+    ``detect_s`` seconds (no frame held for it): the same frames reach the detector and the output
+    equals the held-frames path."""
+    from physio.magnify import deepmag
+
+    seen = []
+
+    def fake_detect(frames, fps, region):
+        seen.append(sum(len(c) for c in frames))
+        return (4, 4, 36, 28)
+
+    monkeypatch.setattr(deepmag, "detect_box", fake_detect)
+
+    def make():
+        torch.manual_seed(0)
+        return deepmag._AutoBoxDeepMag(PulseNet(channels=(4, 8), hidden=16), "pulse", device="cpu",
+                                        gamma=2e-4, block_frames=16, input_scale=0.01, detect_s=2.0)
+
+    chunks = lambda: (clip[i : i + 7] for i in range(0, len(clip), 7))  # noqa: E731
+    held = np.concatenate(list(make().stream(chunks(), 10.0)))
+    again = np.concatenate(list(make().stream(chunks(), 10.0, again=chunks)))
+    assert seen == [21, 21]  # 2 s at 10 fps, whole chunks of 7
+    assert np.array_equal(held, again)
+    assert np.abs(held.astype(int) - clip).max() > 0
+
+
 @pytest.mark.parametrize("make", [_pulse_mag, _resp_mag])
 def test_chunking_does_not_change_the_result(clip, make):
     a = make(gamma=2e-4 if make is _pulse_mag else 0.02, block_frames=1000, input_scale=0.01)

@@ -782,9 +782,24 @@ class _AutoBoxDeepMag(DeepMag):
         if self.box is not None:
             yield from super().stream(chunks, fps, progress=progress, record=record, again=again)
             return
+        need = max(2, int(round(self.detect_s * fps)))
+        if again is not None:  # detect on a reading of its own: no frame is held (560 MB at 1080p)
+            def first():
+                n = 0
+                for c in again():
+                    c = np.asarray(c)
+                    yield c if c.ndim == 4 else c[None]
+                    n += len(c) if c.ndim == 4 else 1
+                    if n >= need:
+                        return
+                if n == 0:
+                    raise InputError("no frames to magnify")
+
+            self.box = detect_box(first(), fps, self.region)
+            yield from super().stream(chunks, fps, progress=progress, record=record, again=again)
+            return
         it = iter(chunks)
         head: list[np.ndarray] = []
-        need = max(2, int(round(self.detect_s * fps)))
         for c in it:
             c = np.asarray(c)
             head.append(c if c.ndim == 4 else c[None])
@@ -793,7 +808,7 @@ class _AutoBoxDeepMag(DeepMag):
         if not head:
             raise InputError("no frames to magnify")
 
-        self.box = detect_box(np.concatenate(head), fps, self.region)
+        self.box = detect_box(list(head), fps, self.region)  # streamed over the chunks, not concatenated
 
         def chained():  # the detection frames are released as they are consumed (not held for the whole run)
             while head:

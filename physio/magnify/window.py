@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from physio.errors import InputError
+from physio.errors import InputError, VideoWriteError
 from physio.magnify.base import to_tensor, to_uint8
 from physio.magnify.temporal import TemporalFilter
 
@@ -186,7 +186,16 @@ class _SpillParts:
                 raise RuntimeError(f"internal: spilled window full ({self.capacity} frames)")
             base = ((self.start + self.n) % self.capacity) * self.frame_bytes
             for k, c in enumerate(cpu):
-                os.pwrite(self._fd, memoryview(np.ascontiguousarray(c[i])).cast("B"), base + self.offsets[k])
+                data = memoryview(np.ascontiguousarray(c[i])).cast("B")
+                try:
+                    done = 0
+                    while done < len(data):  # pwrite may write less than asked
+                        done += os.pwrite(self._fd, data[done:], base + self.offsets[k] + done)
+                except OSError as e:
+                    raise VideoWriteError(
+                        f"cannot keep the magnifier's temporal window in a temporary file "
+                        f"({self.capacity * self.frame_bytes / 2**20:.0f} MB in {tempfile.gettempdir()}): {e.strerror}; "
+                        "set TMPDIR to a folder with room, or PHYSIO_WINDOW_RAM_MB to keep it in memory") from e
             self.n += 1
 
     def read(self, j: int, k: int) -> Tensor:
