@@ -94,6 +94,14 @@ RECON_FRAMES = 8
 its margin: up to ~1000 frames for respiration), and full-resolution float frames, their upsampled
 change and pyramids are what take the memory."""
 
+RECON_BYTES = 64 << 20
+"""…and fewer when their float frames exceed this (8 at 640 × 480, 2 at 1080p)."""
+
+
+def _recon_frames(h: int, w: int) -> int:
+    """Frames rebuilt at a time for ``h × w`` video (:data:`RECON_FRAMES`, :data:`RECON_BYTES`)."""
+    return int(max(1, min(RECON_FRAMES, RECON_BYTES // (12 * h * w))))
+
 
 def _pieces(filtered: list[np.ndarray], k: int = RECON_FRAMES) -> Iterator[np.ndarray]:
     """The band-passed blocks in consecutive pieces of at most ``k`` time points."""
@@ -408,6 +416,7 @@ class DeepMag(Magnifier):
         self.objective_history = []
         sos = butter_bandpass_sos(self.band_hz, fps, self.filter_order)
         frames = FrameQueue(again)
+        self._recon = RECON_FRAMES  # set from the frame size by the first chunk
         if self.source == "pulse" and self.colour_update == "integrated":
             yield from self._stream_colour_integrated(chunks, fps, sos, progress, record, frames)
         elif self.source == "pulse":
@@ -478,14 +487,14 @@ class DeepMag(Magnifier):
             if dx is None:
                 continue
             bp.push(dx.cpu().numpy())
-            yield from _reported(emit(_pieces(bp.pop())), progress)
+            yield from _reported(emit(_pieces(bp.pop(), self._recon)), progress)
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(dx.cpu().numpy())
         if bp.total == 0:  # a single frame: nothing to magnify
             yield frames.take(1)
             return
-        yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
+        yield from _reported(emit(_pieces(bp.pop(final=True), self._recon)), progress)
 
     def _colour_chunks(self, chunks) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor, tuple[int, int],
                                                       torch.Tensor | None]]:
@@ -502,6 +511,7 @@ class DeepMag(Magnifier):
                 continue
             if size_hw is None:
                 _check_box(self.box, *c.shape[1:3])
+                self._recon = _recon_frames(*c.shape[1:3])
                 if self.box is None:
                     size_hw = c.shape[1:3]
                 else:
@@ -624,8 +634,8 @@ class DeepMag(Magnifier):
                 o_blocks.extend(bp_o.pop(final=final))
             for fl in bp.pop(final=final):
                 fo = o_blocks.pop(0) if o_blocks else None
-                for s in range(0, len(fl), RECON_FRAMES):
-                    n = len(fl[s : s + RECON_FRAMES])
+                for s in range(0, len(fl), self._recon):
+                    n = len(fl[s : s + self._recon])
                     u = torch.from_numpy(np.ascontiguousarray(fl[s : s + n])).to(self.device, torch.float64)
                     u = self._smooth(u)
                     if self.gain is not None:
@@ -719,6 +729,7 @@ class DeepMag(Magnifier):
                 continue
             if not started:
                 _check_box(self.box, *c.shape[1:3])
+                self._recon = _recon_frames(*c.shape[1:3])
                 if self.box is not None:
                     x0, y0, x1, y1 = self.box
                     weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
@@ -741,13 +752,13 @@ class DeepMag(Magnifier):
                 continue
             bp.push(integrate(dx, torch.cat(x1_pending)))
             x1_pending.clear()
-            yield from _reported(emit(_pieces(bp.pop())), progress)
+            yield from _reported(emit(_pieces(bp.pop(), self._recon)), progress)
         if prev is None:
             raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(integrate(dx, torch.cat(x1_pending)))
-        yield from _reported(emit(_pieces(bp.pop(final=True))), progress)
+        yield from _reported(emit(_pieces(bp.pop(final=True), self._recon)), progress)
 
 
 # ---------------------------------------------------------------------------------------------------
