@@ -185,6 +185,9 @@ class VideoReader:
         Resize every frame to this size with area interpolation (OpenCV ``INTER_AREA``).
     fps : float, optional
         Frame-rate override (see :func:`video_info`).
+    crop : (x0, y0, x1, y1), optional
+        Read only this region of every frame (integer pixels, before ``size``): a video of one
+        person in a frame of several (:mod:`physio.rates.faces`).
 
     Notes
     -----
@@ -207,12 +210,19 @@ class VideoReader:
         end_s: float | None = None,
         size: tuple[int, int] | None = None,
         fps: float | None = None,
+        crop: tuple[int, int, int, int] | None = None,
     ) -> None:
         if chunk_size < 1:
             raise InputError(f"chunk_size must be ≥ 1, got {chunk_size}")
         self.info = video_info(path, fps=fps)
         self.path = Path(path)
         self.chunk_size = int(chunk_size)
+        if crop is not None:
+            x0, y0, x1, y1 = (int(v) for v in crop)
+            if not (0 <= x0 < x1 <= self.info.width and 0 <= y0 < y1 <= self.info.height):
+                raise InputError(f"crop {tuple(crop)} is not a region of the {self.info.width}x{self.info.height} frame")
+            crop = (x0, y0, x1, y1)
+        self.crop = crop
         if size is not None:
             if len(size) != 2 or min(size) < 1:
                 raise InputError(f"size must be (width, height) with positive entries, got {size}")
@@ -243,11 +253,15 @@ class VideoReader:
 
     @property
     def width(self) -> int:
-        return self.size[0] if self.size else self.info.width
+        if self.size:
+            return self.size[0]
+        return self.crop[2] - self.crop[0] if self.crop else self.info.width
 
     @property
     def height(self) -> int:
-        return self.size[1] if self.size else self.info.height
+        if self.size:
+            return self.size[1]
+        return self.crop[3] - self.crop[1] if self.crop else self.info.height
 
     @property
     def duration_s(self) -> float:
@@ -259,6 +273,9 @@ class VideoReader:
     # -- iteration ----------------------------------------------------------------------------------
     def _convert(self, frame) -> np.ndarray:
         arr = frame.to_ndarray(format="rgb24")
+        if self.crop is not None:
+            x0, y0, x1, y1 = self.crop
+            arr = np.ascontiguousarray(arr[y0:y1, x0:x1])
         if self.size is not None and (arr.shape[1], arr.shape[0]) != self.size:
             arr = cv2.resize(arr, self.size, interpolation=cv2.INTER_AREA)
         return arr

@@ -48,3 +48,29 @@ def pulsing_cohort(path, n_participants: int = 5, seconds: float = 20.0, fps: fl
             w.add_session(f"p{i:02d}", "A", fps=fps, task="A", frames=frames, pulse=pulse, pulse_fs=fps,
                           participant_attrs={"hr_bpm": hr})
     return path
+
+
+def side_by_side_clips(paths, out_dir, height: int = 360, frames: int = 298, fps: float = 30.0):
+    """Real clips resized to one ``height``, re-timed to ``fps`` (every k-th frame of a faster clip) and
+    written alone and side by side, losslessly (the same pixels in both: a separate lossy encoding of each
+    would move a weak pulse's peak by itself); returns ``(alone paths, side-by-side path)``."""
+    import cv2
+
+    from physio.io import VideoReader, video_write
+
+    def clip(path):
+        r = VideoReader(path, chunk_size=32)
+        step = max(1, int(round(r.fps / fps)))
+        out = []
+        for i, f in enumerate(fr for c in r.chunks() for fr in c):
+            if i % step == 0 and len(out) < frames:
+                w = int(round(f.shape[1] * height / f.shape[0] / 2)) * 2
+                out.append(cv2.resize(f, (w, height), interpolation=cv2.INTER_AREA))
+        if len(out) < frames:
+            raise ValueError(f"{path}: only {len(out)} frames at {fps} fps")
+        return np.stack(out)
+
+    clips = [clip(p) for p in paths]
+    alone = [video_write(f"{out_dir}/alone{i}.mkv", c, fps=fps, lossless=True) for i, c in enumerate(clips)]
+    both = video_write(f"{out_dir}/side_by_side.mkv", np.concatenate(clips, axis=2), fps=fps, lossless=True)
+    return alone, both

@@ -37,8 +37,18 @@ def test_rates_pos_full_frame_json_and_outputs(pulsing_video, tmp_path, capsys):
     assert all(s["quality"] > 3 for s in out["hr_series"])  # a clean synthetic pulse: a clear peak (dB)
     assert out["valid_fraction"] == 1.0 and out["confidence"]["hr"]["level"] == "high", out["confidence"]
     assert out["truth"]["hr"]["abs_error"] < 2
-    for name in ("waveforms.csv", "series.csv", "rates.png"):
+    for name in ("waveforms.csv", "series.csv", "rates.png", "beats.csv", "hrv.csv"):
         assert (tmp_path / "o" / name).stat().st_size > 0
+    # a sinusoid at 84 bpm: one beat a period, intervals of 714 ms with no variability; what RMSSD there is
+    # is timing noise (15 fps: 67 ms a frame; measured 25 ms)
+    hrv = out["hrv"]
+    assert abs(hrv["mean_hr_bpm"] - 84) < 1 and hrv["rmssd_ms"] < 40 and hrv["n_ibi"] >= 20
+    assert len(hrv["beats_s"]) == len(hrv["ibi_ms"]) + 1 == len(hrv["ibi_used"]) + 1
+    beats = pd.read_csv(tmp_path / "o" / "beats.csv")
+    assert len(beats) == len(hrv["beats_s"]) and np.allclose(beats["time_s"], hrv["beats_s"], atol=1e-3)
+    table = pd.read_csv(tmp_path / "o" / "hrv.csv")
+    assert table["window"].iloc[0] == "all" and table["rmssd_ms"].iloc[0] == pytest.approx(hrv["rmssd_ms"])
+    assert out["faces"] == [] or len(out["faces"]) == 1  # --roi full: the whole frame, one entry
 
 
 def test_rates_no_face_fails_clearly(tmp_path, capsys):

@@ -18,7 +18,8 @@ HELP = "measure heart rate and breathing rate of a video (shipped networks or rP
 DESCRIPTION = (
     "Face/torso regions -> representations -> shipped PulseNet and RespNet (or POS/CHROM/GREEN on the skin "
     "mask for the pulse) -> HR and BR, whole-video and over sliding windows. --json prints one JSON object "
-    "with hr_bpm, br_bpm, hr_series, br_series, method, fps; -o DIR also writes waveforms.csv, series.csv "
+    "with hr_bpm, br_bpm, hr_series, br_series, method, fps and hrv (beats, intervals, mean HR, SDNN, RMSSD, "
+    "pNN50, whole and per 30 s window); -o DIR also writes waveforms.csv, series.csv, beats.csv, hrv.csv "
     "and rates.png; --truth FILE scores against a ground-truth signal."
 )
 
@@ -31,6 +32,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="breathing estimator: shipped RespNet, or vertical torso motion by phase correlation")
     p.add_argument("--roi", default="face", choices=("face", "full"),
                    help="face = detect face/torso (fails clearly if none); full = the whole frame, explicitly")
+    p.add_argument("--face", default="all", choices=("all", "largest"),
+                   help="all = one result per person in the frame (--json: faces, largest first, stable ids; the "
+                        "top-level numbers are the largest face's); largest = only the largest face, on the whole frame")
     p.add_argument("--detector", default="mesh", choices=("mesh", "detection", "haar"))
     p.add_argument("--every", type=int, default=None, metavar="K",
                    help="run the face detector every K frames, optical flow following the face between "
@@ -108,6 +112,11 @@ def _score(report, arrays, truth: dict) -> dict:
     return res
 
 
+def _hrv_columns(measures: dict) -> dict:
+    keys = ("t_start_s", "t_end_s", "n_ibi", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50_pct")
+    return {k: measures[k] for k in keys if k in measures}
+
+
 def _write_outputs(out: Path, report, arrays) -> list[str]:
     import pandas as pd  # noqa: PLC0415 - deferred: building the parser must stay light
 
@@ -122,9 +131,19 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
                        "resp_wave": rw if rw is not None and len(rw) == n else np.full(n, np.nan)})
     series = pd.DataFrame([{"signal": "hr", "t": t, "value": v} for t, v in report.hr_series]
                           + [{"signal": "br", "t": t, "value": v} for t, v in report.br_series])
+    tables = [("waveforms.csv", df), ("series.csv", series)]
+    hrv = arrays.get("hrv")
+    if hrv is not None:
+        b = hrv.beats_s
+        tables.append(("beats.csv", pd.DataFrame({
+            "time_s": b, "ibi_ms": np.concatenate([[np.nan], hrv.ibi_ms]) if b.size else b,
+            "ibi_used": np.concatenate([[False], hrv.ibi_ok]) if b.size else np.zeros(0, bool)})))
+        rows = [{"window": "all", "t_start_s": 0.0, "t_end_s": round(n / fps, 3), **_hrv_columns(hrv.overall)}]
+        rows += [{"window": str(i), **_hrv_columns(w)} for i, w in enumerate(hrv.windows)]
+        tables.append(("hrv.csv", pd.DataFrame(rows)))
     files = []
     with output_folder(out):
-        for name, frame in (("waveforms.csv", df), ("series.csv", series)):
+        for name, frame in tables:
             with AtomicFile(out / name) as f:
                 frame.to_csv(f.tmp, index=False, float_format="%.6g")
             files.append(str(out / name))
@@ -145,7 +164,7 @@ def _run_batch(args: argparse.Namespace, bands: str) -> int:
                      detector=args.detector, every=args.every, torso_every=args.torso_every,
                      pulse_model=args.pulse_model,
                      resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
-                     workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+                     workers=args.workers, overwrite=args.overwrite, progress=not args.quiet, face=args.face)
     failed = [r for r in rows if r["error"]]
     for r in failed:
         print(f"physio: warning: {r['video']}: {r['error']}", file=sys.stderr)
@@ -155,7 +174,7 @@ def _run_batch(args: argparse.Namespace, bands: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from physio.rates.measure import measure_rates  # noqa: PLC0415
+    from physio.rates.faces import measure_faces  # noqa: PLC0415
 
     if args.subject != "adult" and args.bands is not None:
         raise InputError(f"--subject {args.subject} sets the bands itself; leave out --bands {args.bands}")
@@ -176,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: PLC0415
 
         torch.set_num_threads(args.threads)
-    report, arrays = measure_rates(
-        args.video, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,
+    report, arrays, per_face = measure_faces(
+        args.video, args.face, method=args.method, resp_method=args.resp_method, roi=args.roi, detector=args.detector,
         every=args.every, torso_every=args.torso_every, fps=args.fps, start_s=args.start, end_s=args.end, pulse_model=args.pulse_model,
         resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
         progress=not args.quiet,
@@ -185,17 +204,32 @@ def run(args: argparse.Namespace) -> int:
     report.extra["subject"] = args.subject
     if truth is not None:
         report.extra["truth"] = _score(report, arrays, truth)
-    for line in report.extra["warnings"]:
-        print(f"physio: warning: {line}", file=sys.stderr)
+    several = len(per_face) > 1
+    for info, rep, _ in per_face:
+        who = f"face {info['id']}: " if several else ""
+        for line in rep.extra["warnings"]:
+            print(f"physio: warning: {who}{line}", file=sys.stderr)
     if args.out:
         report.extra["files"] = _write_outputs(Path(args.out), report, arrays)
+        if several:
+            for info, rep, arr in per_face:
+                report.extra["files"] += _write_outputs(Path(args.out) / f"face_{info['id']}", rep, arr)
     if args.json:
         print(json.dumps(report.to_json()))
-    else:
-        conf = report.extra["confidence"]
-        br = "n/a" if report.br_bpm is None else f"{report.br_bpm:.1f} breaths/min ({conf['br']['level']} confidence)"
-        print(f"{args.video}: HR {report.hr_bpm:.1f} bpm ({report.method}, {conf['hr']['level']} confidence), "
-              f"BR {br} ({args.resp_method})")
-        if truth is not None:
-            print("truth: " + json.dumps(report.extra["truth"]), file=sys.stdout)
+        return 0
+    for info, rep, _ in per_face:
+        _print_summary(f"{args.video}" + (f" face {info['id']}" if several else ""), rep, args.resp_method)
+    if truth is not None:
+        print("truth: " + json.dumps(report.extra["truth"]), file=sys.stdout)
     return 0
+
+
+def _print_summary(name: str, report, resp_method: str) -> None:
+    conf = report.extra["confidence"]
+    br = "n/a" if report.br_bpm is None else f"{report.br_bpm:.1f} breaths/min ({conf['br']['level']} confidence)"
+    print(f"{name}: HR {report.hr_bpm:.1f} bpm ({report.method}, {conf['hr']['level']} confidence), "
+          f"BR {br} ({resp_method})")
+    hrv = report.extra.get("hrv")
+    if hrv and hrv["rmssd_ms"] is not None:
+        print(f"  HRV: RMSSD {hrv['rmssd_ms']:.1f} ms, SDNN {hrv['sdnn_ms']:.1f} ms, pNN50 {hrv['pnn50_pct']:.1f} % "
+              f"({hrv['n_ibi']} of {len(hrv['ibi_ms'])} intervals used; {conf['hrv']['level']} confidence)")

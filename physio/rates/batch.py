@@ -31,10 +31,12 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpe
 
 COLUMNS = ("video", "hr_bpm", "br_bpm", "hr_confidence", "hr_level", "br_confidence", "br_level", "hr_quality_db",
            "valid_fraction", "method", "resp_method", "roi", "bands", "pulse_model", "pulse_model_sha256",
-           "resp_model", "resp_model_sha256", "frames", "fps", "br_error", "error", "wall_s")
+           "resp_model", "resp_model_sha256", "frames", "fps", "br_error", "error", "wall_s", "sdnn_ms", "rmssd_ms",
+           "pnn50_pct", "face", "n_faces")
 """The columns of a batch results file, in order (a public contract: extend, do not rename)."""
 
-_OPTION_KEYS = ("method", "resp_method", "roi", "bands", "pulse_model_sha256", "resp_model_sha256")
+_OPTION_KEYS = ("method", "resp_method", "roi", "bands", "pulse_model_sha256", "resp_model_sha256", "face")
+_LATER_KEYS = {"face": "largest"}  # option columns added after the first results files: their value in those
 
 
 def expand_videos(items: Sequence[str]) -> list[Path]:
@@ -77,16 +79,17 @@ def _row(video: Path, options: dict) -> dict:
 
     import torch  # noqa: PLC0415
 
-    from physio.rates.measure import measure_rates  # noqa: PLC0415
+    from physio.rates.faces import measure_faces  # noqa: PLC0415
 
     if options["threads"]:  # a worker process: one torch thread each
         torch.set_num_threads(options["threads"])
     row = {k: None for k in COLUMNS}
     row.update(video=str(video), **{k: options[k] for k in ("method", "resp_method", "roi", "bands", "pulse_model",
-                                                             "resp_model", "pulse_model_sha256", "resp_model_sha256")})
+                                                             "resp_model", "pulse_model_sha256", "resp_model_sha256",
+                                                             "face")})
     t0 = time.perf_counter()
     try:
-        report, _ = measure_rates(str(video), method=options["method"], resp_method=options["resp_method"],
+        report, _, per_face = measure_faces(str(video), options["face"], method=options["method"], resp_method=options["resp_method"],
                                   roi=options["roi"], detector=options["detector"], every=options["every"],
                                   torso_every=options["torso_every"],
                                   pulse_model=options["pulse_model"], resp_model=options["resp_model"],
@@ -102,6 +105,8 @@ def _row(video: Path, options: dict) -> dict:
                    hr_quality_db=round(float(np.median(q)), 3) if q else None,
                    valid_fraction=report.extra["valid_fraction"], frames=report.extra["frames"],
                    fps=report.fps, br_error=report.extra.get("br_error"))
+        hrv = report.extra.get("hrv") or {}
+        row.update({k: hrv.get(k) for k in ("sdnn_ms", "rmssd_ms", "pnn50_pct")}, n_faces=len(per_face))
     row["wall_s"] = round(time.perf_counter() - t0, 3)
     return row
 
@@ -114,6 +119,9 @@ def _read(path: Path):
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=text)
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: exists but is not a readable results file ({exc}); move it away or use --overwrite") from None
+    for key, value in _LATER_KEYS.items():
+        if key not in df.columns:
+            df[key] = value
     missing = (set(_OPTION_KEYS) | {"video", "error"}) - set(df.columns)
     if missing:
         raise InputError(f"{path}: not a physio batch results file (no {', '.join(sorted(missing))} column)")
@@ -142,6 +150,7 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
               roi: str = "face", detector: str = "mesh", every: int | None = None,
               torso_every: int | None = None, pulse_model: str = "pulse_cnn",
               resp_model: str = "resp_cnn", bands: str = "deepmag", device: str | None = None, workers: int = 1,
+              face: str = "all",
               overwrite: bool = False, progress: bool = True) -> list[dict]:
     """Measure every video of ``items`` into the results file ``out`` (``.csv`` or ``.parquet``); returns the
     rows, in the order of ``items``.  See the module notes."""
@@ -150,6 +159,7 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
     videos = expand_videos(items)
     out = check_output(out, inputs=videos, suffixes=(".csv", ".parquet"), what="batch results")
     options = {"method": method, "resp_method": resp_method, "roi": roi, "detector": detector, "every": every,
+               "face": face,
                "torso_every": torso_every,
                "pulse_model": pulse_model if method == "cnn" else None,
                "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device,

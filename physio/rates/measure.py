@@ -20,6 +20,7 @@ from physio.errors import InputError
 from physio.io import VideoReader, chunk_frames
 from physio.nets.weights import load_net
 from physio.rates.confidence import bridge, confidence, spread, torso_problem, usable_means
+from physio.rates.hrv import HrvResult, hrv_confidence, hrv_from_signal
 from physio.rates.methods import PULSE_METHODS, RESP_METHODS, RPPG_METHODS, check_method
 from physio.rates.motion import TorsoMotion
 from physio.rates.rppg import masked_mean, rppg_pulse
@@ -302,22 +303,29 @@ def _usable(regions: _Regions, skin: SkinMeans, method: str) -> np.ndarray:
 
 
 def _rates(pulse_sink, skin: SkinMeans, resp_sink, resp_error, usable: np.ndarray, fps: float, method: str,
-           bands: str, video) -> tuple[RateResult, RateResult | None, str | None, dict]:
+           bands: str, video) -> tuple[RateResult, RateResult | None, str | None, dict, HrvResult | None]:
     """Step 3: waveforms → rates.  Unusable frames are bridged: the rPPG trace is interpolated over
     them, the network's derivative is zeroed there (its integral holds).  A breathing signal too short
     for its band gives no BR and a reason.  Also returns every pulse estimator's rate on the same
-    skin (for the agreement check)."""
+    skin (for the agreement check) and the heart-rate variability of the pulse (None when the signal is
+    too short for its beats; intervals over bridged frames are not used)."""
     if not usable.any():
         raise InputError(f"{video}: no usable skin in any frame (face not found, or frames dark)")
     others = {}
     rgb = bridge(skin.result(), usable, str(video)) if skin.result().size else None
     if method == "cnn":
-        d = np.asarray(pulse_sink.result(), np.float64).copy()
+        sig = np.asarray(pulse_sink.result(), np.float64).copy()
         pair_ok = usable[1:] & usable[:-1]
-        d[~pair_ok[: len(d)]] = 0.0
-        pulse = estimate_rate(d, fps, "pulse", derivative=True, bands=bands)
+        sig[~pair_ok[: len(sig)]] = 0.0
     else:
-        pulse = estimate_rate(rppg_pulse(rgb, fps, method), fps, "pulse", derivative=False, bands=bands)
+        sig = rppg_pulse(rgb, fps, method)
+    pulse = estimate_rate(sig, fps, "pulse", derivative=method == "cnn", bands=bands)
+    try:
+        hrv = hrv_from_signal(sig, fps, pulse.band_hz, derivative=method == "cnn",
+                              detrend_lambda=pulse.detrend_lambda, usable=usable[: len(pulse.waveform)],
+                              hr_bpm=pulse.rate_per_min)
+    except InputError:
+        hrv = None
     others[method] = pulse.rate_per_min
     if rgb is not None and skin.track is not None:
         for name in RPPG_METHODS:
@@ -328,11 +336,12 @@ def _rates(pulse_sink, skin: SkinMeans, resp_sink, resp_error, usable: np.ndarra
                 except InputError:
                     pass
     if resp_sink is None:
-        return pulse, None, resp_error, others
+        return pulse, None, resp_error, others, hrv
     try:
-        return pulse, estimate_rate(resp_sink.result(), fps, "resp", derivative=True, bands=bands), None, others
+        resp = estimate_rate(resp_sink.result(), fps, "resp", derivative=True, bands=bands)
     except InputError as exc:  # e.g. shorter than one breathing period
-        return pulse, None, str(exc), others
+        return pulse, None, str(exc), others, hrv
+    return pulse, resp, None, others, hrv
 
 
 def _confidences(pulse: RateResult, resp: RateResult | None, others: dict, regions: _Regions,
@@ -353,6 +362,9 @@ def _warnings(pulse: RateResult, resp: RateResult | None, conf: dict, br_error: 
     out = []
     if conf["hr"]["level"] == "low":
         out.append(f"HR {pulse.rate_per_min:.1f} bpm has low confidence: {'; '.join(conf['hr']['reasons'])}")
+    hrv = conf.get("hrv")
+    if hrv is not None and hrv["level"] == "low" and conf["hr"]["level"] != "low":
+        out.append(f"HRV has low confidence: {'; '.join(hrv['reasons'])}")
     if resp is not None and conf["br"]["level"] == "low":
         out.append(f"BR {resp.rate_per_min:.1f} breaths/min has low confidence: {'; '.join(conf['br']['reasons'])}")
     if br_error is not None:
@@ -378,13 +390,15 @@ def measure_rates(
     min_face_fraction: float = 0.5,
     progress: bool = True,
     track=None,
+    crop: tuple[int, int, int, int] | None = None,
 ) -> tuple[RatesReport, dict]:
     """HR and BR of a video: ROI → representation → network (or rPPG / motion) → rates.
 
     Returns the report and a dict of arrays (``pulse_wave``, ``resp_wave``, ``fps``, the ROI
     ``track``) for plots and CSVs.  ``track``: the ``RoiTrack`` a previous call on the same video (same
-    ``start_s``/``end_s``/``fps``) returned, to run another method without detecting again.  See
-    ``docs/rates.md`` and ``physio rates --help``.
+    ``start_s``/``end_s``/``fps``) returned, to run another method without detecting again.  ``crop``:
+    measure only this region of the frame (one person of several, :mod:`physio.rates.faces`; boxes
+    in the report are then in the region's coordinates).  See ``docs/rates.md`` and ``physio rates --help``.
     """
     check_method(method, PULSE_METHODS)
     check_method(resp_method, RESP_METHODS, "resp method")
@@ -394,11 +408,11 @@ def measure_rates(
     every = DETECT_EVERY if every is None else int(every)
     torso_every = POSE_EVERY_FACTOR * every if torso_every is None else int(torso_every)
 
-    r0 = VideoReader(video, start_s=start_s, end_s=end_s, fps=fps)
+    r0 = VideoReader(video, start_s=start_s, end_s=end_s, fps=fps, crop=crop)
     chunk = chunk_frames(r0.width, r0.height)
 
     def reader():
-        return VideoReader(video, chunk_size=chunk, start_s=start_s, end_s=end_s, fps=fps)
+        return VideoReader(video, chunk_size=chunk, start_s=start_s, end_s=end_s, fps=fps, crop=crop)
 
     n, rate_fps, hw = r0.frame_count, r0.fps, (r0.height, r0.width)
     passes = 1 if roi == "full" or track is not None else 2
@@ -409,8 +423,8 @@ def measure_rates(
                                                            resp_method=resp_method, pulse_model=pulse_model,
                                                            resp_model=resp_model, dev=dev, bar=bar)
     usable = _usable(regions, skin, method)
-    pulse, resp, br_error, others = _rates(pulse_sink, skin, resp_sink, resp_error, usable, rate_fps, method, bands,
-                                           video)
+    pulse, resp, br_error, others, hrv = _rates(pulse_sink, skin, resp_sink, resp_error, usable, rate_fps, method,
+                                                bands, video)
     extra: dict = {"frames": n, "roi": roi, "video": str(video), **regions.describe()}
     if method == "cnn":
         extra["pulse_model"] = str(pulse_model)
@@ -419,6 +433,8 @@ def measure_rates(
     if br_error is not None:
         extra["br_error"] = br_error
     conf = _confidences(pulse, resp, others, regions, usable)
+    if hrv is not None:
+        conf["hrv"] = hrv_confidence(hrv, conf["hr"]["level"])
     report = RatesReport(
         hr_bpm=round(float(pulse.rate_per_min), 3),
         br_bpm=None if resp is None else round(float(resp.rate_per_min), 3),
@@ -431,8 +447,9 @@ def measure_rates(
         extra={**extra, "resp_method": resp_method, "bands": bands, "device": str(dev),
                "valid_fraction": round(float(np.mean(usable)), 4), "confidence": conf,
                "detect_every": {"face": every, "torso": torso_every}, "threads": torch.get_num_threads(),
+               "hrv": None if hrv is None else hrv.to_json(),
                "warnings": _warnings(pulse, resp, conf, br_error)},
     )
     arrays = {"fps": rate_fps, "track": regions.track, "pulse_wave": pulse.waveform,
-              "resp_wave": None if resp is None else resp.waveform}
+              "resp_wave": None if resp is None else resp.waveform, "hrv": hrv}
     return report, arrays

@@ -194,20 +194,22 @@ class FaceDetectionDetector:
             self._det = mp.solutions.face_detection.FaceDetection(
                 model_selection=model_selection, min_detection_confidence=min_detection_confidence)
 
-    def detect(self, frame: np.ndarray, prior: np.ndarray | None = None) -> Detection | None:
+    def detect_all(self, frame: np.ndarray) -> list[Detection]:
+        """Every face BlazeFace finds in the frame (several people: :mod:`physio.roi.faces`)."""
         f = _check_frame(frame)
         with native_logs_quiet():
             res = self._det.process(f)
-        if not res.detections:
-            return None
         h, w = f.shape[:2]
         cands = []
-        for d in res.detections:
+        for d in res.detections or ():
             rb = d.location_data.relative_bounding_box
             raw = np.array([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
             kp = np.array([(k.x * w, k.y * h) for k in d.location_data.relative_keypoints], dtype=np.float32)
             cands.append(Detection(_calibrate(raw, self.name), float(d.score[0]), self.name, kp.reshape(-1, 2)))
-        return _pick(cands, prior)
+        return cands
+
+    def detect(self, frame: np.ndarray, prior: np.ndarray | None = None) -> Detection | None:
+        return _pick(self.detect_all(frame), prior)
 
     def close(self) -> None:
         self._det.close()

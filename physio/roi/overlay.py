@@ -1,4 +1,4 @@
-"""Overlay drawing: what the pipeline looks at, on the frame itself (for ``physio roi``)."""
+"""Overlay drawing: what the pipeline looks at, on the frame itself (``physio roi``; ``physio live``'s window)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 
 from physio.roi.tracking import RoiFrame
 
-__all__ = ["roi_overlay", "STATUS_COLOURS"]
+__all__ = ["roi_overlay", "live_overlay", "STATUS_COLOURS"]
 
 STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
     "detected": (40, 220, 40),
@@ -70,4 +70,34 @@ def roi_overlay(frame: np.ndarray, roi: RoiFrame, mask: np.ndarray | None = None
         torso += f" {roi.torso_detector} {roi.torso_confidence:.2f}"
     _text(out, f"#{roi.index} {roi.time_s:.2f}s  {face}", (4, line_h), scale)
     _text(out, torso, (4, 2 * line_h), scale)
+    return out
+
+
+def live_overlay(frame: np.ndarray, roi: RoiFrame, estimate: dict | None, wave: np.ndarray | None) -> np.ndarray:
+    """``physio live``'s window: the regions (:func:`roi_overlay`), the latest HR/BR with their quality (or
+    "no face"), and the last pulse window's waveform along the bottom.  RGB in, RGB out."""
+    out = roi_overlay(frame, roi)
+    h, w = out.shape[:2]
+    scale = max(0.45, min(h, w) / 700)
+    line_h = int(30 * scale) + 6
+    if estimate is None:
+        lines = ["measuring…" if roi.face_box is not None else "no face"]
+    elif estimate["hr_bpm"] is None:
+        lines = [estimate.get("status", "no face")]
+    else:
+        q = estimate["quality"]
+        lines = [f"HR {estimate['hr_bpm']:.0f} bpm ({q['hr_db']:+.1f} dB)"]
+        if estimate["br_bpm"] is not None:
+            lines.append(f"BR {estimate['br_bpm']:.0f} breaths/min ({q['br_db']:+.1f} dB)")
+        else:
+            lines.append(f"BR: {estimate.get('br_status', 'n/a')}")
+    for k, text in enumerate(lines):
+        _text(out, text, (4, 3 * (int(30 * max(0.35, min(h, w) / 900)) + 4) + (k + 1) * line_h), scale)
+    if wave is not None and len(wave) > 1:
+        band = max(20, h // 6)
+        x = np.linspace(0, w - 1, len(wave))
+        span = float(np.ptp(wave)) or 1.0
+        y = h - 4 - (np.asarray(wave) - np.min(wave)) / span * (band - 8)
+        pts = np.stack([x, y], axis=1).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(out, [pts], False, (255, 60, 60), max(1, int(round(scale * 2))), cv2.LINE_AA)
     return out

@@ -134,6 +134,7 @@ class SessionPlan:
     camera: Camera
     noise: bool
     seq: np.random.SeedSequence = field(repr=False)
+    beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # s, systolic maxima
 
     @property
     def signal_fs(self) -> float:
@@ -255,7 +256,8 @@ def session_plan(
     light_yaw = float(g.uniform(-15, 15))
     fs = SIGNAL_OVERSAMPLING * float(fps)
     N = SIGNAL_OVERSAMPLING * n
-    pulse = pulse_simulate(N, fs, hr_nom, participant.rsa, participant.ibi_randomness, rng=kids[1])
+    pulse, beats = pulse_simulate(N, fs, hr_nom, participant.rsa, participant.ibi_randomness, rng=kids[1],
+                                  return_beats=True)
     resp = resp_simulate(N, fs, br_nom, rng=kids[2])
     illum = illumination_simulate(n, fps, drift=illumination_drift, flicker=flicker, flicker_hz=flicker_hz, rng=kids[3])
     motion = head_motion(task, n, fps, rng=kids[4], natural=natural_motion)
@@ -291,6 +293,7 @@ def session_plan(
         camera=camera,
         noise=bool(noise),
         seq=seq,
+        beat_times=beats,
     )
     variant_names(plan.magnified)  # validate early
     return plan
@@ -356,6 +359,8 @@ class SynthSession:
         when asked for.
     scene_info : dict
         Geometry of the rendered person (output px).
+    beat_times : numpy.ndarray
+        ``(B,)`` s: the systolic maxima of the simulated pulse (the truth of heart-rate variability).
     """
 
     participant: Participant
@@ -371,6 +376,7 @@ class SynthSession:
     timeline: Timeline
     pulse_term: np.ndarray | None = None
     scene_info: dict = field(default_factory=dict)
+    beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def hr_bpm(self) -> float:
@@ -477,6 +483,7 @@ def synth_session(
         timeline=plan.timeline,
         pulse_term=term,
         scene_info=dict(scene.info),
+        beat_times=plan.beat_times,
     )
 
 
@@ -565,6 +572,8 @@ def _write_shard(job: dict) -> str:
         sg.create_dataset("head_dy_px", data=(mo.dy * hh).astype(np.float32))
         sg.create_dataset("head_scale", data=mo.scale.astype(np.float32))
         sg.create_dataset("illumination", data=plan.timeline.illumination.astype(np.float32))
+        bt = sg.create_dataset("beat_times", data=np.asarray(plan.beat_times, np.float64))
+        bt.attrs["unit"] = "s, session clock: systolic maxima of the simulated pulse (heart-rate variability truth)"
     del vid_mm, mask_mm, masks
     shutil.rmtree(scratch, ignore_errors=True)
     return str(shard)

@@ -501,6 +501,7 @@ class _Plan:
     resp: np.ndarray  # (N,) upward px at 4·fps (zeros without a torso)
     motion: HeadMotion
     warps: np.ndarray  # (T, 2, 3)
+    beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # s, systolic maxima of the pulse
 
     @property
     def signal_fs(self) -> float:
@@ -635,7 +636,7 @@ def _plan(source: SourceClip, task: str, session_index: int, clip_index: int, se
     n = source.n_frames
     fs = SIGNAL_OVERSAMPLING * source.fps
     N = SIGNAL_OVERSAMPLING * n
-    pulse = pulse_simulate(N, fs, hr, rsa, ibi, rng=kids[1])
+    pulse, beats = pulse_simulate(N, fs, hr, rsa, ibi, rng=kids[1], return_beats=True)
     resp_unit = resp_simulate(N, fs, br, rng=kids[2])
     resp = resp_unit * resp_pp if source.breath_field is not None else np.zeros(N)
     motion = head_motion(task, n, source.fps, rng=kids[3], natural=natural_motion)
@@ -643,7 +644,7 @@ def _plan(source: SourceClip, task: str, session_index: int, clip_index: int, se
     return _Plan(source=source, task=task, session_index=int(session_index), clip_index=int(clip_index),
                  seed=int(seed), magnified=mags, hr_bpm_nominal=hr, br_bpm_nominal=br, amplitude=amp,
                  resp_pp_px=resp_pp, rsa=rsa, ibi_randomness=ibi, pulse=pulse, resp=resp, motion=motion,
-                 warps=warps)  # fmt: skip
+                 warps=warps, beat_times=beats)  # fmt: skip
 
 
 @dataclass
@@ -663,6 +664,8 @@ class SemiRealSession:
     attrs : dict
     warps : ndarray (T, 2, 3)
         Per-frame head-motion transform (destination ← source pixel coordinates).
+    beat_times : ndarray (B,)
+        s: the systolic maxima of the injected pulse (the truth of heart-rate variability).
     """
 
     participant: str
@@ -677,6 +680,7 @@ class SemiRealSession:
     attrs: dict
     warps: np.ndarray
     motion: HeadMotion
+    beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def semireal_session(source: SourceClip, task: str = "A", session_index: int = 0, seed: int = 0,
@@ -689,7 +693,8 @@ def semireal_session(source: SourceClip, task: str = "A", session_index: int = 0
     frames = vids.pop("frames")
     return SemiRealSession(participant=source.name, task=plan.task, fps=source.fps, frames=frames, videos=vids,
                            masks=plan.masks(), pulse=plan.pulse, resp=plan.resp, signal_fs=plan.signal_fs,
-                           attrs=plan.attrs(), warps=plan.warps, motion=plan.motion)  # fmt: skip
+                           attrs=plan.attrs(), warps=plan.warps, motion=plan.motion,
+                           beat_times=plan.beat_times)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -824,3 +829,5 @@ def _write_session(wr: CohortWriter, src: SourceClip, task: str, k: int, ci: int
     sg.create_dataset("head_dy_px", data=(mo.dy * fh).astype(np.float32))
     sg.create_dataset("head_scale", data=mo.scale.astype(np.float32))
     sg.create_dataset("warp", data=plan.warps.astype(np.float32))
+    bt = sg.create_dataset("beat_times", data=np.asarray(plan.beat_times, np.float64))
+    bt.attrs["unit"] = "s, session clock: systolic maxima of the injected pulse (heart-rate variability truth)"

@@ -54,7 +54,8 @@ def pulse_simulate(
     rsa: float = 0.1,
     ibi_randomness: float = 0.1,
     rng=None,
-) -> np.ndarray:
+    return_beats: bool = False,
+):
     """Simulated blood-volume pulse, z-scored, sampled at ``k / fs`` for ``k < n``.
 
     Parameters
@@ -73,11 +74,16 @@ def pulse_simulate(
         Beat-to-beat interval jitter, 0–1 (reduced likewise).
     rng : int, SeedSequence or Generator, optional
         Randomness (beat shapes, jitter, starting phase).
+    return_beats : bool
+        Also return the beat times: the systolic maxima of neurokit2's noiseless 1 kHz waveform, in
+        seconds on the session's clock, those in ``[0, n / fs)`` (the ground truth of heart-rate
+        variability; the same draw, so the pulse is unchanged by asking).
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray, or (numpy.ndarray, numpy.ndarray) with ``return_beats``
         ``(n,)`` float64, zero mean, unit standard deviation; larger = more blood (darker skin).
+        With ``return_beats``, also the ``(B,)`` float64 beat times.
     """
     _check_n_fs(n, fs)
     if not HR_RANGE_BPM[0] <= hr_bpm <= HR_RANGE_BPM[1]:
@@ -109,7 +115,24 @@ def pulse_simulate(
     p = np.interp(t, np.arange(len(x)) / _SIM_FS, x)
     p = p - p.mean()
     sd = p.std()
-    return p / sd if sd > 0 else p
+    p = p / sd if sd > 0 else p
+    if not return_beats:
+        return p
+    return p, _systolic_times(x, t0, n / fs)
+
+
+def _systolic_times(x: np.ndarray, t0: float, duration_s: float) -> np.ndarray:
+    """Times (s, session clock) of the systolic maxima of a noiseless simulated PPG at :data:`_SIM_FS`.
+
+    A systolic peak rises ~1.5 units above its onset; the diastolic bump after the dicrotic notch only
+    ~0.03 above the notch, so a prominence of a third of the signal's range keeps exactly one peak a beat.
+    """
+    import scipy.signal  # noqa: PLC0415
+
+    span = float(np.percentile(x, 99) - np.percentile(x, 1))
+    idx, _ = scipy.signal.find_peaks(x, prominence=span / 3.0)
+    t = idx / _SIM_FS - t0
+    return t[(t >= 0) & (t < duration_s)].astype(np.float64)
 
 
 def resp_simulate(n: int, fs: float, br_bpm: float, rng=None) -> np.ndarray:
