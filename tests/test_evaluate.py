@@ -36,6 +36,20 @@ def test_cli_outputs(cohort, tmp_path, capsys):
         assert (tmp_path / "ev" / name).stat().st_size > 0
 
 
+@pytest.mark.slow
+def test_workers_and_ray_give_the_same_sessions(cohort):
+    """Sessions as jobs: two local worker processes and a local Ray cluster give the rows of one process."""
+    pytest.importorskip("ray")
+    kw = dict(methods=("pos", "chrom", "green"), split="all", progress=False)
+    one = evaluate_cohort(cohort, **kw)
+    two = evaluate_cohort(cohort, workers=2, **kw)
+    on_ray = evaluate_cohort(cohort, engine="ray", workers=2, **kw)
+    assert one["sessions"] == two["sessions"] == on_ray["sessions"]
+    assert one["table"] == on_ray["table"]
+    with pytest.raises(InputError, match="--address applies"):
+        evaluate_cohort(cohort, address="127.0.0.1:1", **kw)
+
+
 def test_unknown_method(cohort):
     with pytest.raises(InputError, match="unknown method"):
         evaluate_cohort(cohort, methods=("ica",), progress=False)

@@ -74,3 +74,34 @@ def test_cli_batch(study, tmp_path, capsys):
     assert main(["rates", str(study / "a.mp4"), str(study / "b.mp4"), "-q"]) == 2
     assert "--batch" in capsys.readouterr().err
     assert [p.name for p in expand_videos([str(study)])] == ["a.mp4", "b.mp4", "broken.mp4"]
+
+
+@pytest.mark.slow
+def test_ray_engine_gives_the_same_table(study, tmp_path):
+    """The batch on Ray: a local cluster started for the run, and a cluster started beforehand with `ray
+    start --head` on loopback and reached by its address; both give the local table."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("ray")
+    run_batch([str(study)], tmp_path / "local.csv", **OPTS)
+    run_batch([str(study)], tmp_path / "ray.csv", engine="ray", workers=2, **OPTS)
+    local = _table(tmp_path / "local.csv")
+    pd.testing.assert_frame_equal(local, _table(tmp_path / "ray.csv"))
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    port = "6391"
+    env = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    start = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port,
+                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"],
+                           capture_output=True, text=True, timeout=300, env={**__import__("os").environ, **env})
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        rc = main(["rates", str(study), "--batch", "-o", str(tmp_path / "cluster.csv"), "--engine", "ray",
+                   "--address", f"127.0.0.1:{port}", "--workers", "2", "--method", "pos", "--resp-method", "motion",
+                   "--roi", "full", "-q"])
+        assert rc == 0
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=300)
+    pd.testing.assert_frame_equal(local, _table(tmp_path / "cluster.csv"))

@@ -18,6 +18,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     c = sub.add_parser("check", help="validate a cohort file; exit 0 only when valid")
     c.add_argument("file")
+    c.add_argument("-q", "--quiet", action="store_true", help="print nothing: the exit status says it (0 valid, 1 not)")
     c.set_defaults(_action=_check)
 
     i = sub.add_parser("info", help="summarise a cohort (participants, sessions, tasks, hours)")
@@ -32,6 +33,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--crf", type=int, default=18, help="H.264 quality (0–51, lower is better)")
     e.add_argument("--lossless", action="store_true", help="lossless RGB H.264")
     e.add_argument("--overwrite", action="store_true", help="replace video.mp4/signals.csv in OUTDIR")
+    e.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     e.set_defaults(_action=_export)
 
     m = sub.add_parser("merge", help="merge cohorts into one (participant names must be unique, or --prefix)")
@@ -42,6 +44,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--drop-videos", action="store_true",
                    help="leave out the sessions' extra renderings (videos/, e.g. ground-truth magnified)")
     m.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists")
+    m.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     m.set_defaults(_action=_merge)
 
     from physio.cohort.importers import IMPORTERS, importer  # noqa: PLC0415 - importers load h5py/SciPy
@@ -51,6 +54,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         q = sub.add_parser(f"import-{name}", help=mod.HELP)
         mod.configure(q)
         q.add_argument("--overwrite", action="store_true", help="replace the output cohort if it exists")
+        q.add_argument("-q", "--quiet", action="store_true", help="no summary line")
         q.set_defaults(_action=_import, _importer=mod)
 
 
@@ -62,6 +66,8 @@ def _check(args) -> int:
     from physio.cohort import cohort_check  # noqa: PLC0415
 
     problems = cohort_check(args.file)
+    if args.quiet:
+        return 1 if problems else 0
     for pr in problems:
         print(pr)
     if problems:
@@ -98,7 +104,8 @@ def _export(args) -> int:
     for name in ("video.mp4", "signals.csv"):
         check_output(Path(args.outdir) / name, inputs=[args.file], overwrite=args.overwrite)
     out = cohort_export(args.file, args.session, args.outdir, crf=args.crf, lossless=args.lossless)
-    print(f"wrote {out['video']} and {out['signals']}")
+    if not args.quiet:
+        print(f"wrote {out['video']} and {out['signals']}")
     return 0
 
 
@@ -108,8 +115,9 @@ def _merge(args) -> int:
     check_output(args.out, inputs=args.files, overwrite=args.overwrite, what="cohort file")
     prefixes = args.prefix.split(",") if args.prefix else None
     info = merge_cohorts(args.files, args.out, prefixes=prefixes, drop_videos=args.drop_videos)
-    print(f"wrote {info['out']}: {info['participants']} participants, {info['sessions']} sessions "
-          f"from {len(info['inputs'])} cohorts")
+    if not args.quiet:
+        print(f"wrote {info['out']}: {info['participants']} participants, {info['sessions']} sessions "
+              f"from {len(info['inputs'])} cohorts")
     return 0
 
 
@@ -118,5 +126,6 @@ def _import(args) -> int:
     check_output(out, inputs=[getattr(args, "folder", None), *getattr(args, "files", [])], overwrite=args.overwrite,
                  what="cohort file")
     keys = args._importer.run(args)
-    print(f"wrote {out}: {len(keys)} sessions")
+    if not args.quiet:
+        print(f"wrote {out}: {len(keys)} sessions")
     return 0

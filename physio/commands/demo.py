@@ -29,6 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--no-magnify", action="store_true", help="skip the DeepMag videos (faster)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     with output_folder(args.out):
         summary = run_demo(
             out_dir=Path(args.out), task=args.task, duration_s=args.duration, size=args.size, fps=args.fps,
-            seed=args.seed, device=args.device, magnify=not args.no_magnify, log=lambda m: print(m, file=sys.stderr),
+            seed=args.seed, device=args.device, magnify=not args.no_magnify, log=(lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr)),
         )
     if args.json:
         print(json.dumps(summary))

@@ -25,6 +25,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="skin region of pos/chrom/green: the cohort's skin mask (truth) or the face tracker's, "
                         "as `physio rates` uses (detect)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=1, help="sessions evaluated in parallel (default 1)")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="where the sessions are evaluated: local processes, or a Ray cluster (docs/scale-out.md)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--engine ray: the cluster (host:port, or auto); default a local cluster of --workers CPUs")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-o", "--out", metavar="DIR", help="write evaluation.csv, sessions.csv, evaluation.md, Bland-Altman plots")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -38,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     result = evaluate_cohort(args.cohort, methods, args.split, args.pulse_model, args.resp_model, args.bands,
                              None if args.device == "auto" else args.device, progress=not args.quiet,
-                             rppg_mask=args.rppg_mask)
+                             rppg_mask=args.rppg_mask, engine=args.engine, workers=args.workers,
+                             address=args.address)
     if args.out:
         result["files"] = write_outputs(result, args.out)
     if args.json:

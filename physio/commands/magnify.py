@@ -150,6 +150,16 @@ def build_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
+def _factor_text(magnifier) -> str:
+    """The magnification factor a run uses, as it is printed and put in figure titles."""
+    if getattr(magnifier, "gamma", None) is not None:
+        gain = getattr(magnifier, "gain", None)
+        return f"gamma {magnifier.gamma:.3g}" + (f", gain target {gain:g}" if gain is not None else "")
+    if getattr(magnifier, "alpha", None) is not None:
+        return f"alpha {magnifier.alpha:g}"
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     from physio.io import video_info  # noqa: PLC0415
     from physio.magnify.registry import get_magnifier
@@ -176,9 +186,11 @@ def run(args: argparse.Namespace) -> int:
         band = getattr(magnifier, "band_hz", None) or kwargs["band_hz"]
         band_text = f"band {band[0]:g}-{band[1]:g} Hz"
     info = video_info(args.video, fps=args.fps)
+    factor = _factor_text(magnifier)
     outputs = RunOutputs(info.fps, side_by_side=args.side_by_side, scanline=args.scanline, traces=args.traces,
                          learning_curve=args.learning_curve, line=args.line, pixel=args.pixel,
-                         orientation="h" if args.source == "pulse" else "v", label=args.method, crf=args.crf)
+                         orientation="h" if args.source == "pulse" else "v",
+                         label=f"{args.method} ({', '.join(t for t in (factor, band_text) if t)})", crf=args.crf)
     start = 0.0 if args.start is None else args.start
     end = info.duration_s if args.end is None else min(args.end, info.duration_s)
     total = max(0, round(end * info.fps) - round(start * info.fps))
@@ -195,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']}, "
         f"{result['fps']:g} fps ({args.method}, {band_text}, margin {result['margin_frames']} frames)"
     )
+    box = getattr(magnifier, "box", None)
+    region = "whole frame" if box is None else f"box x {box[0]}-{box[2]}, y {box[1]}-{box[3]} px"
+    print(f"settings: {factor or 'no factor'}; {band_text}; region {region}")
     if getattr(magnifier, "gain_scale", None) is not None:
-        print(f"gain target {magnifier.gain:g}: the change at gamma {magnifier.gamma:g} was scaled by "
+        print(f"gain target {magnifier.gain:g}: the change at gamma {magnifier.gamma:.3g} was scaled by "
               f"{magnifier.gain_scale:.3g} (measured on the first {magnifier.block_frames} frames)")
     for path in result["extra_outputs"]:
         print(f"wrote {path}")

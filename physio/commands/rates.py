@@ -47,7 +47,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bands", default=None, choices=("deepmag", "rppg-toolbox", "mtts-can"),
                    help="pass bands: deepmag 0.7-2.5/0.16-0.5 Hz (default), rppg-toolbox 0.6-3.3/0.13-0.5 Hz")
     p.add_argument("--subject", default="adult", choices=("adult", "child", "infant"),
-                   help="rate bands that fit the subject: adult = --bands (HR 42-150 bpm, BR 9.6-30 /min by "
+                   help="rate bands that fit the subject: adult = --bands (HR 42-150 bpm, BR 9.6-30 breaths/min by "
                         "default); child HR 60-150, BR 15-40; infant HR 100-180, BR 30-60")
     p.add_argument("--pulse-model", default="pulse_cnn", help="shipped name or checkpoint path")
     p.add_argument("--resp-model", default="resp_cnn", help="shipped name or checkpoint path")
@@ -63,6 +63,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="many videos: -o RESULTS.csv|.parquet gets one row per video (a failed video is recorded and "
                         "skipped; a re-run skips the finished ones)")
     p.add_argument("--workers", type=int, default=1, help="--batch: videos measured in parallel (default 1)")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="--batch: where the videos are measured: local processes, or a Ray cluster (docs/scale-out.md)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--engine ray: the cluster (host:port, or auto); default a local cluster of --workers CPUs")
     p.add_argument("--overwrite", action="store_true", help="--batch: start the results file afresh")
 
 
@@ -147,8 +151,11 @@ def _write_outputs(out: Path, report, arrays) -> list[str]:
             with AtomicFile(out / name) as f:
                 frame.to_csv(f.tmp, index=False, float_format="%.6g")
             files.append(str(out / name))
+        windows = arrays.get("windows", {})
         rates_figure(pw, rw, fps, report.hr_series, report.br_series, hr_bpm=report.hr_bpm, br_bpm=report.br_bpm,
-                     method=report.method, path=out / "rates.png")
+                     method=report.method, path=out / "rates.png", beats_s=None if hrv is None else hrv.beats_s,
+                     hr_window_s=windows.get("hr"), br_window_s=windows.get("br"),
+                     br_missing=f"no breathing rate: {report.extra.get('br_error') or 'no signal'}")
     files.append(str(out / "rates.png"))
     return files
 
@@ -164,7 +171,8 @@ def _run_batch(args: argparse.Namespace, bands: str) -> int:
                      detector=args.detector, every=args.every, torso_every=args.torso_every,
                      pulse_model=args.pulse_model,
                      resp_model=args.resp_model, bands=bands, device=None if args.device == "auto" else args.device,
-                     workers=args.workers, overwrite=args.overwrite, progress=not args.quiet, face=args.face)
+                     workers=args.workers, overwrite=args.overwrite, progress=not args.quiet, face=args.face,
+                     engine=args.engine, address=args.address)
     failed = [r for r in rows if r["error"]]
     for r in failed:
         print(f"physio: warning: {r['video']}: {r['error']}", file=sys.stderr)
@@ -183,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_batch(args, bands)
     if len(args.video) != 1:
         raise InputError(f"{len(args.video)} videos given: measure several with --batch -o RESULTS.csv")
-    if args.workers != 1 or args.overwrite:
-        raise InputError("--workers and --overwrite apply to --batch only")
+    if args.workers != 1 or args.overwrite or args.engine != "local" or args.address:
+        raise InputError("--workers, --overwrite, --engine and --address apply to --batch only")
     args.video = args.video[0]
     if args.out:
         check_output_folder(args.out, inputs=[args.video])

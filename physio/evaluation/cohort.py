@@ -29,6 +29,7 @@ from physio.atomic import AtomicFile, atomic_write_text, output_folder
 from physio.cohort import Cohort
 from physio.cohort.digest import cohort_content_sha256
 from physio.device import resolve_device
+from physio.engine import check_engine, run_jobs
 from physio.errors import InputError, PhysioWarning
 from physio.figures.rates import bland_altman_plot
 from physio.metrics.rates import rate_metrics
@@ -80,6 +81,55 @@ def _skin_means(session, rppg_mask: str = "truth") -> tuple[np.ndarray, str]:
     return np.concatenate(out), "whole frame"
 
 
+_NETS: dict = {}
+
+
+def _net(model: str, device: str):
+    """A network loaded once per process (the jobs of one worker share it)."""
+    if (model, device) not in _NETS:
+        _NETS[(model, device)] = load_net(model, resolve_device(device))
+    return _NETS[(model, device)]
+
+
+def _session_rows(key: str, options: dict) -> tuple[list[dict], list[str], list[str]]:
+    """Every method on one session: ``(rows, rPPG regions used, warnings)`` — one job of
+    :func:`physio.engine.run_jobs` (it opens the cohort and its cache itself, read-only)."""
+    path, bands, dev = options["cohort"], options["bands"], options["device"]
+    rows, regions, notes = [], [], []
+    with Cohort(path) as c, CacheReader(path) as cache:
+        s = c.session(key)
+        truth = {}
+        for source in ("pulse", "resp"):
+            if source in s.group:
+                truth[source] = _truth_rate(s, source, bands)[0]
+        rgb = None
+        for m in options["methods"]:
+            source = METHODS[m]
+            if source not in truth:
+                continue
+            try:
+                if m in options["models"]:
+                    net, ckpt = _net(options["models"][m], dev)
+                    std = bool(ckpt["representation"].get("standardize", True))
+                    y = predict_session(net, cache.require(s.key, options["cache_keys"][m]), resolve_device(dev),
+                                        standardize=std)
+                    est = estimate_rate(y, s.fps, source, derivative=True, bands=bands, with_series=False)
+                else:
+                    if rgb is None:
+                        rgb, region = _skin_means(s, options["rppg_mask"])
+                        regions.append(region)
+                    wave = rppg_pulse(rgb, s.fps, m)
+                    est = estimate_rate(wave, s.fps, source, derivative=False, bands=bands, with_series=False)
+            except InputError as exc:
+                notes.append(f"{s.key}: {m} failed ({exc})")
+                continue
+            snr = snr_db(est.waveform, s.fps, truth[source], est.band_hz) if source == "pulse" else float("nan")
+            rows.append({"participant": s.participant, "session": s.session, "task": s.task, "method": m,
+                         "source": source, "pred": float(est.rate_per_min), "truth": truth[source],
+                         "abs_error": abs(float(est.rate_per_min) - truth[source]), "snr_db": float(snr)})
+    return rows, regions, notes
+
+
 def evaluate_cohort(
     cohort_path,
     methods=tuple(METHODS),
@@ -90,6 +140,9 @@ def evaluate_cohort(
     device: str | None = None,
     progress: bool = True,
     rppg_mask: str = "truth",
+    engine: str = "local",
+    workers: int = 1,
+    address: str | None = None,
 ) -> dict:
     """Evaluate ``methods`` on a cohort; returns ``{"sessions": [...], "table": [...], "split": ...}``.
 
@@ -97,7 +150,9 @@ def evaluate_cohort(
     was trained on this very cohort (same content hash), and every participant otherwise (a cohort the
     networks never saw); ``split="all"`` always uses every participant.  ``rppg_mask``: the skin region
     of POS/CHROM/GREEN — ``truth`` (the cohort's skin mask) or ``detect`` (the face tracker's, as
-    `physio rates` uses; one tracker pass per session).
+    `physio rates` uses; one tracker pass per session).  Each session is one job of
+    :func:`physio.engine.run_jobs` (``engine``, ``workers``, ``address``: here, in worker processes or on
+    Ray); the representation caches are built first, here.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -106,11 +161,10 @@ def evaluate_cohort(
         raise InputError(f"split must be 'test' or 'all', got {split!r}")
     if rppg_mask not in ("truth", "detect"):
         raise InputError(f"rppg_mask must be 'truth' or 'detect', got {rppg_mask!r}")
+    check_engine(engine, workers, address)
     dev = resolve_device(device)
-    nets = {}
-    for m, model in (("pulse_cnn", pulse_model), ("resp_cnn", resp_model)):
-        if m in methods:
-            nets[m] = load_net(model, dev)
+    models = {m: model for m, model in (("pulse_cnn", pulse_model), ("resp_cnn", resp_model)) if m in methods}
+    nets = {m: _net(model, str(dev)) for m, model in models.items()}
     participants = None
     split_note = "all participants"
     if split == "test" and nets:
@@ -124,41 +178,24 @@ def evaluate_cohort(
     keys = {}
     for m, (net, ckpt) in nets.items():
         keys[m] = ensure_cache(cohort_path, ckpt["representation"], device=str(dev), progress=progress)
-    rows = []
+    with Cohort(cohort_path) as c:
+        sessions = [s.key for s in c.sessions(participants=participants)]
+    if not sessions:
+        raise InputError(f"{cohort_path}: no sessions to evaluate")
+    options = {"cohort": str(cohort_path), "methods": list(methods), "models": models, "cache_keys": keys,
+               "bands": bands, "device": str(dev), "rppg_mask": rppg_mask}
+    per_session: dict[int, list[dict]] = {}
     regions: set[str] = set()
-    with Cohort(cohort_path) as c, CacheReader(cohort_path) as cache:
-        sessions = list(c.sessions(participants=participants))
-        if not sessions:
-            raise InputError(f"{cohort_path}: no sessions to evaluate")
-        for s in tqdm(sessions, desc="evaluating", disable=not progress, leave=False, dynamic_ncols=True):
-            truth = {}
-            for source in ("pulse", "resp"):
-                if ("pulse" if source == "pulse" else "resp") in s.group:
-                    truth[source] = _truth_rate(s, source, bands)[0]
-            rgb = None
-            for m in methods:
-                source = METHODS[m]
-                if source not in truth:
-                    continue
-                try:
-                    if m in nets:
-                        net, ckpt = nets[m]
-                        std = bool(ckpt["representation"].get("standardize", True))
-                        y = predict_session(net, cache.require(s.key, keys[m]), dev, standardize=std)
-                        est = estimate_rate(y, s.fps, source, derivative=True, bands=bands, with_series=False)
-                    else:
-                        if rgb is None:
-                            rgb, region = _skin_means(s, rppg_mask)
-                            regions.add(region)
-                        wave = rppg_pulse(rgb, s.fps, m)
-                        est = estimate_rate(wave, s.fps, source, derivative=False, bands=bands, with_series=False)
-                except InputError as exc:
-                    warnings.warn(f"{s.key}: {m} failed ({exc})", PhysioWarning, stacklevel=2)
-                    continue
-                snr = snr_db(est.waveform, s.fps, truth[source], est.band_hz) if source == "pulse" else float("nan")
-                rows.append({"participant": s.participant, "session": s.session, "task": s.task, "method": m,
-                             "source": source, "pred": float(est.rate_per_min), "truth": truth[source],
-                             "abs_error": abs(float(est.rate_per_min) - truth[source]), "snr_db": float(snr)})
+    bar = tqdm(total=len(sessions), desc="evaluating", disable=not progress, leave=False, dynamic_ncols=True)
+    with bar:
+        for i, (rows_i, regions_i, notes) in run_jobs(_session_rows, sessions, options, engine=engine,
+                                                       workers=workers, address=address):
+            per_session[i] = rows_i
+            regions.update(regions_i)
+            for note in notes:
+                warnings.warn(note, PhysioWarning, stacklevel=2)
+            bar.update(1)
+    rows = [r for i in range(len(sessions)) for r in per_session[i]]
     table = []
     tasks = sorted({r["task"] for r in rows})
     for m in methods:
@@ -187,7 +224,7 @@ def table_markdown(result: dict) -> str:
     head = "| task | method | n | MAE | RMSE | MAPE % | r | SNR dB |\n|---|---|---|---|---|---|---|---|\n"
     lines = []
     for t in result["table"]:
-        unit = "bpm" if t["source"] == "pulse" else "/min"
+        unit = "bpm" if t["source"] == "pulse" else "breaths/min"
         lines.append(
             f"| {t['task']} | {t['method']} | {t['n']} | {t['mae']:.2f} ± {t['mae_se']:.2f} {unit} | "
             f"{t['rmse']:.2f} ± {t['rmse_se']:.2f} | {t['mape']:.1f} ± {t['mape_se']:.1f} | "

@@ -460,7 +460,7 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     cal_clips = [c for c in clips if c.task == calibrate_task] or list(clips[:1])
     cal_clips = [_truncated(c, calibration_s) for c in cal_clips]
     calibration: dict = {"task": cal_clips[0].task, "clips": [c.name for c in cal_clips], "seconds": calibration_s,
-                         "factors": {}}
+                         "seconds_used": [round(c.n_frames / c.fps, 2) for c in cal_clips], "factors": {}}
     todo = [m for m in methods if m not in factors]
     if todo:
         target, basis = _target_gain(gain, source, cal_clips, dev, factors)

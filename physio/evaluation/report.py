@@ -28,7 +28,7 @@ _HEAD = {"psnr": "PSNR dB", "ssim": "SSIM", "fidelity_psnr": "PSNR vs truth", "f
          "fidelity_r": "fidelity r", "leakage": "leakage",
          "change_out": "RMS change outside", "change_edges": "RMS change on moving edges", "gain": "gain",
          "hr_mae": "HR MAE bpm",
-         "br_mae": "BR MAE /min", "fps": "frames/s", "peak_mb": "peak MiB"}
+         "br_mae": "BR MAE breaths/min", "fps": "frames/s", "peak_mb": "peak MiB"}
 
 
 def _fmt(v, key: str = "") -> str:
@@ -39,7 +39,7 @@ def _fmt(v, key: str = "") -> str:
             return f"{v:.4f}"
         if key in ("gain",):
             return f"{v:.3f}"
-        if key in ("factor", "gamma"):
+        if key in ("factor", "gamma", "value"):  # γ ~ 1e-4 .. 1e-2: significant digits, not decimals
             return f"{v:.4g}"
         return f"{v:.2f}"
     return html.escape(str(v))
@@ -64,6 +64,16 @@ def _table(rows: list[dict], cols, head: dict | None = None) -> str:
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def _span(cal: dict) -> str:
+    """The calibration span actually used (a clip shorter than the requested seconds is used whole)."""
+    used = cal.get("seconds_used")
+    if not used:
+        return f"first {cal.get('seconds')} s"
+    lo, hi = min(used), max(used)
+    span = f"{lo:g} s" if lo == hi else f"{lo:g}–{hi:g} s"
+    return f"the first {span} of each (requested {cal.get('seconds')} s)"
 
 
 def markdown_table(result: dict) -> str:
@@ -110,7 +120,7 @@ def write_report(result: dict, out_dir, command: str = "") -> list[str]:
         _table(result["results"], RESULT_COLUMNS, _HEAD),
         "<h2>Matched gain</h2>",
         f"<p>Factors calibrated on task {html.escape(str(cal.get('task', '?')))} clips "
-        f"({html.escape(', '.join(cal.get('clips', [])))}, first {cal.get('seconds')} s) to the target gain "
+        f"({html.escape(', '.join(cal.get('clips', [])))}, {_span(cal)}) to the target gain "
         f"{_fmt(cal.get('target_gain'), 'gain')} ({html.escape(str(cal.get('target', 'given factors')))}), "
         "then kept for every task.</p>",
         _table([{"method": m, **{k: v for k, v in f.items() if k != "history"}} for m, f in cal.get("factors", {}).items()],

@@ -120,8 +120,25 @@ def waveform_plot(
     return fig
 
 
+def _series_panel(ax, series, window_s: float | None, colour: str, missing: str) -> None:
+    """A windowed-rate series: each estimate drawn over the window it covers (a horizontal bar), the
+    centres joined; a short video's single window is then a readable bar, not one dot."""
+    if not series:
+        ax.text(0.5, 0.5, missing, transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize="small")
+        ax.set_yticks([])
+        return
+    t, v = (np.asarray(x, dtype=np.float64) for x in zip(*series))
+    if window_s:
+        ax.hlines(v, t - window_s / 2, t + window_s / 2, color=colour, alpha=0.35, lw=4)
+    ax.plot(t, v, "o-", ms=3, color=colour)
+    pad = max(2.0, 0.1 * float(np.ptp(v)))
+    ax.set_ylim(float(v.min()) - pad, float(v.max()) + pad)
+
+
 def rates_figure(pulse_wave, resp_wave, fps: float, hr_series, br_series, *, hr_bpm: float | None,
-                 br_bpm: float | None, method: str, path: str | Path | None = None) -> Figure:
+                 br_bpm: float | None, method: str, path: str | Path | None = None, beats_s=None,
+                 hr_window_s: float | None = None, br_window_s: float | None = None,
+                 br_missing: str = "no breathing signal") -> Figure:
     """`physio rates`' summary: pulse and respiration waveforms, HR and BR over time (four rows).
 
     Parameters
@@ -136,27 +153,41 @@ def rates_figure(pulse_wave, resp_wave, fps: float, hr_series, br_series, *, hr_
         Whole-video rates (title).
     method : str
         The pulse estimator (title).
+    beats_s : array_like, optional
+        Detected beat times (marked on the pulse).
+    hr_window_s, br_window_s : float, optional
+        The series' window lengths (each estimate is drawn over its window).
+    br_missing : str
+        What the empty breathing panels say (e.g. why there is no breathing rate).
     """
     fig = Figure(figsize=(10, 6.5), layout="constrained")
     ax = fig.subplots(4, 1)
     pw = np.asarray(pulse_wave, dtype=np.float64)
-    ax[0].plot(np.arange(len(pw)) / fps, pw, lw=0.7, color="tab:red")
+    t = np.arange(len(pw)) / fps
+    ax[0].plot(t, pw, lw=0.7, color="tab:red")
+    if beats_s is not None and len(beats_s):
+        b = np.asarray(beats_s, dtype=np.float64)
+        ax[0].plot(b, np.interp(b, t, pw), "v", ms=4, color="k", label="beats")
+        ax[0].legend(fontsize="small", loc="upper right")
     ax[0].set_ylabel("pulse")
     hr = "n/a" if hr_bpm is None else f"{hr_bpm:.1f} bpm"
     br = "n/a" if br_bpm is None else f"{br_bpm:.1f} breaths/min"
     ax[0].set_title(f"HR {hr}, BR {br} ({method})")
     if resp_wave is not None:
         ax[1].plot(np.arange(len(resp_wave)) / fps, resp_wave, lw=0.7, color="tab:blue")
+    else:
+        ax[1].text(0.5, 0.5, br_missing, transform=ax[1].transAxes, ha="center", va="center", color="0.4",
+                   fontsize="small")
+        ax[1].set_yticks([])
     ax[1].set_ylabel("respiration")
-    if hr_series:
-        ax[2].plot(*zip(*hr_series), "o-", ms=3, color="tab:red")
+    _series_panel(ax[2], hr_series, hr_window_s, "tab:red", "no heart-rate series")
     ax[2].set_ylabel("HR (bpm)")
-    if br_series:
-        ax[3].plot(*zip(*br_series), "o-", ms=3, color="tab:blue")
+    _series_panel(ax[3], br_series, br_window_s, "tab:blue", br_missing)
     ax[3].set_ylabel("BR (breaths/min)")
     ax[3].set_xlabel("time (s)")
     for a in ax[1:]:
         a.sharex(ax[0])
+    ax[0].set_xlim(0, len(pw) / fps)
     if path is not None:
         save_figure(fig, path)
     return fig

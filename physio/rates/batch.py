@@ -4,8 +4,9 @@ Each video runs :func:`physio.rates.measure.measure_rates` on its own; a video t
 with its error and skipped, never the whole batch.  The results file (CSV or Parquet) is rewritten
 atomically after every finished video, so a killed run loses at most the videos in flight, and a
 re-run with the same options skips the videos already in it (a row is reused only if its options —
-method, respiration method, ROI, bands, models and their hashes — match this run's).  ``workers > 1``
-runs videos in parallel processes (each with one torch thread).
+method, respiration method, ROI, bands, models and their hashes — match this run's).  The videos are
+jobs of :func:`physio.engine.run_jobs`: ``workers > 1`` runs them in parallel processes (each with one
+torch thread), ``engine="ray"`` on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import hashlib
 import math
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from physio.atomic import AtomicFile, check_output
+from physio.engine import check_engine, run_jobs
 from physio.errors import InputError
 
 __all__ = ["VIDEO_SUFFIXES", "COLUMNS", "expand_videos", "model_hash", "run_batch"]
@@ -77,12 +78,8 @@ def _row(video: Path, options: dict) -> dict:
     """Measure one video; any error is caught and recorded (the batch goes on)."""
     import time  # noqa: PLC0415
 
-    import torch  # noqa: PLC0415
-
     from physio.rates.faces import measure_faces  # noqa: PLC0415
 
-    if options["threads"]:  # a worker process: one torch thread each
-        torch.set_num_threads(options["threads"])
     row = {k: None for k in COLUMNS}
     row.update(video=str(video), **{k: options[k] for k in ("method", "resp_method", "roi", "bands", "pulse_model",
                                                              "resp_model", "pulse_model_sha256", "resp_model_sha256",
@@ -150,20 +147,18 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
               roi: str = "face", detector: str = "mesh", every: int | None = None,
               torso_every: int | None = None, pulse_model: str = "pulse_cnn",
               resp_model: str = "resp_cnn", bands: str = "deepmag", device: str | None = None, workers: int = 1,
-              face: str = "all",
+              face: str = "all", engine: str = "local", address: str | None = None,
               overwrite: bool = False, progress: bool = True) -> list[dict]:
     """Measure every video of ``items`` into the results file ``out`` (``.csv`` or ``.parquet``); returns the
     rows, in the order of ``items``.  See the module notes."""
-    if not isinstance(workers, int) or workers < 1:
-        raise InputError(f"--workers must be an int >= 1, got {workers!r}")
+    check_engine(engine, workers, address)
     videos = expand_videos(items)
     out = check_output(out, inputs=videos, suffixes=(".csv", ".parquet"), what="batch results")
     options = {"method": method, "resp_method": resp_method, "roi": roi, "detector": detector, "every": every,
                "face": face,
                "torso_every": torso_every,
                "pulse_model": pulse_model if method == "cnn" else None,
-               "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device,
-               "threads": 1 if workers > 1 else None}
+               "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device}
     options["pulse_model_sha256"] = model_hash(pulse_model) if method == "cnn" else None
     options["resp_model_sha256"] = model_hash(resp_model) if resp_method == "cnn" else None
     done: dict[str, dict] = {}
@@ -183,18 +178,9 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
     bar = tqdm(total=len(videos), initial=len(videos) - len(todo), desc="videos", unit="video", disable=not progress,
                dynamic_ncols=True)
     with bar:
-        if workers == 1:
-            for v in todo:
-                finished(_row(v, options))
-                bar.update(1)
-        else:
-            import multiprocessing as mp  # noqa: PLC0415
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_row, v, options) for v in todo]
-                for fut in as_completed(futures):
-                    finished(fut.result())
-                    bar.update(1)
+        for _, row in run_jobs(_row, todo, options, engine=engine, workers=workers, address=address):
+            finished(row)
+            bar.update(1)
     if not todo:
         _write(out, (rows[k] for k in order if k in rows))
     return [rows[k] for k in order]

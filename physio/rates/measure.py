@@ -451,5 +451,6 @@ def measure_rates(
                "warnings": _warnings(pulse, resp, conf, br_error)},
     )
     arrays = {"fps": rate_fps, "track": regions.track, "pulse_wave": pulse.waveform,
-              "resp_wave": None if resp is None else resp.waveform, "hrv": hrv}
+              "resp_wave": None if resp is None else resp.waveform, "hrv": hrv,
+              "windows": {"hr": pulse.window_s, "br": None if resp is None else resp.window_s}}
     return report, arrays

@@ -387,7 +387,8 @@ def train(
             tqdm.write(
                 f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}  "
                 f"val MSE {metrics.get('val_mse', float('nan')):.4f}  "
-                f"val rate MAE {metrics.get('val_rate_mae', float('nan')):.2f}/min"
+                f"val rate MAE {metrics.get('val_rate_mae', float('nan')):.2f} "
+                f"{'bpm' if cfg.source == 'pulse' else 'breaths/min'}"
             )
         rng_states = [_rng_state()]
         if world > 1:
