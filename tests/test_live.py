@@ -68,3 +68,31 @@ def test_live_without_a_camera_or_display(tmp_path, capsys, monkeypatch):
     assert main(["live", "--file", str(tmp_path / "x.mp4")]) == 2
     assert "use --headless" in capsys.readouterr().err
     assert main(["live", "--camera", "0", "--realtime", "--headless"]) == 2  # --realtime is for files
+
+
+@pytest.mark.slow
+def test_live_two_faces_side_by_side(shared_data, tmp_path):
+    """face.mp4 beside woman.mp4 played live: every line lists both faces with stable ids, and each face's
+    last estimate matches the same clip played alone within 2 bpm."""
+    from helpers import side_by_side_clips
+    from physio.rates.live import LiveFaces, LiveRates, file_frames
+
+    alone, both = side_by_side_clips([shared_data / "evm_mit" / "face.mp4",
+                                      shared_data / "motion_mag_other" / "woman.mp4"], tmp_path)
+    singles = []
+    for clip in alone:
+        fps, frames = file_frames(clip)
+        with LiveRates(fps, hr_window_s=6.0) as live:
+            singles.append({e["t"]: e for e in (live.push(f) for f in frames) if e is not None})
+    fps, frames = file_frames(both)
+    with LiveFaces(fps, hr_window_s=6.0) as live:
+        lines = [e for e in (live.push(f) for f in frames) if e is not None]
+    assert len(lines) >= 3 and all(len(line["faces"]) == 2 for line in lines[1:])
+    assert all({f["id"] for f in line["faces"]} == {0, 1} for line in lines[1:])
+    last = sorted(lines[-1]["faces"], key=lambda f: f["face_box"][0])  # face.mp4 on the left
+    for face, single in zip(last, singles):
+        # a face found after the first scan starts its window later: compare the windows ending together
+        alone_hr = single[face["t"]]["hr_bpm"]
+        print(f"face {face['id']} at {face['t']} s: {face['hr_bpm']} bpm, alone {alone_hr} bpm")
+        assert abs(face["hr_bpm"] - alone_hr) <= 2.0
+    assert lines[-1]["hr_bpm"] == lines[-1]["faces"][0]["hr_bpm"]  # the top level is the largest face

@@ -35,6 +35,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--br-window", type=float, default=30.0, metavar="S", help="BR window, s (default 30)")
     p.add_argument("--subject", default="adult", choices=("adult", "child", "infant"), help="rate bands")
     p.add_argument("--detector", default="mesh", choices=("mesh", "detection", "haar"))
+    p.add_argument("--face", default="all", choices=("all", "largest"),
+                   help="all = one estimate per person (each line: the largest face's numbers, plus faces: "
+                        "[...] with stable ids); largest = one face, on the whole frame")
     p.add_argument("--fps", type=float, default=None, help="frame-rate override (a camera that does not say)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds of video")
     p.add_argument("--headless", action="store_true", help="no window (servers, scripts, tests)")
@@ -66,16 +69,17 @@ def _window_ok() -> None:
 def run(args: argparse.Namespace) -> int:
     import cv2  # noqa: PLC0415
 
-    from physio.rates.live import LiveRates  # noqa: PLC0415
-    from physio.roi.overlay import live_overlay  # noqa: PLC0415
+    from physio.rates.live import LiveFaces, LiveRates  # noqa: PLC0415
+    from physio.roi.overlay import live_faces_overlay, live_overlay  # noqa: PLC0415
 
     if not args.headless:
         _window_ok()
     fps, frames = _source(args)
     bands = "deepmag" if args.subject == "adult" else args.subject
     latencies, count, last = [], 0, None
-    with LiveRates(fps, method=args.method, hr_window_s=args.hr_window, br_window_s=args.br_window, bands=bands,
-                   detector=args.detector) as live:
+    kind = LiveFaces if args.face == "all" else LiveRates
+    with kind(fps, method=args.method, hr_window_s=args.hr_window, br_window_s=args.br_window, bands=bands,
+              detector=args.detector) as live:
         try:
             for frame in frames:
                 if args.duration is not None and frame.t >= args.duration:
@@ -91,9 +95,17 @@ def run(args: argparse.Namespace) -> int:
                         hr = "no face" if est["hr_bpm"] is None else f"HR {est['hr_bpm']:.1f} bpm ({est['quality']['hr_db']:+.1f} dB)"
                         br = ("BR " + est["br_status"]) if est["br_bpm"] is None else \
                             f"BR {est['br_bpm']:.1f} breaths/min ({est['quality']['br_db']:+.1f} dB)"
-                        print(f"t {est['t']:7.1f} s  {hr}  {br}", flush=True)
+                        faces = est.get("faces", [])
+                        more = "" if len(faces) < 2 else "  | " + "  ".join(
+                            f"#{f['id']}: " + ("no face" if f["hr_bpm"] is None else f"{f['hr_bpm']:.1f} bpm")
+                            for f in faces)
+                        print(f"t {est['t']:7.1f} s  {hr}  {br}{more}", flush=True)
                 if not args.headless:
-                    img = live_overlay(frame.image, live.last_roi, last, live.last_wave)
+                    if isinstance(live, LiveFaces):
+                        top = next(iter(live.members.values()), (None, None))[1] if live.members else None
+                        img = live_faces_overlay(frame.image, last, None if top is None else top.last_wave)
+                    else:
+                        img = live_overlay(frame.image, live.last_roi, last, live.last_wave)
                     cv2.imshow("physio live", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
                     if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                         break

@@ -36,7 +36,7 @@ from physio.rates.motion import frame_shift
 from physio.rates.rppg import masked_mean, rppg_pulse
 from physio.rates.waveform import band_for, estimate_rate, peak_snr_db
 
-__all__ = ["UPDATE_S", "MIN_VALID", "LiveRates", "LiveFrame", "file_frames", "capture_frames", "stream_frames"]
+__all__ = ["UPDATE_S", "MIN_VALID", "SCAN_S", "LiveRates", "LiveFaces", "LiveFrame", "file_frames", "capture_frames", "stream_frames"]
 
 UPDATE_S = 1.0
 """Seconds of video between two estimates."""
@@ -226,3 +226,111 @@ def capture_frames(source, what: str, fps: float | None = None) -> tuple[float, 
 def stream_frames(url: str, fps: float | None = None) -> tuple[float, Iterator[LiveFrame]]:
     """A network stream (``rtsp://``, ``http://`` …, anything FFmpeg reads) as a live source."""
     return capture_frames(url, f"stream {url}", fps)
+
+
+SCAN_S = 1.0
+"""Seconds between two multi-face scans of :class:`LiveFaces`."""
+
+
+class LiveFaces:
+    """Several people live: one :class:`LiveRates` per face, each on its own region of the frame.
+
+    Every :data:`SCAN_S` BlazeFace finds the faces (:func:`physio.roi.faces.find_faces`'s linking: stable
+    ids by overlap, never reused); until the first estimate every face found is measured at once, later
+    a new face once it has been seen in two scans (one false detection does not disturb the others).  Each face is measured
+    in its region (:func:`physio.roi.faces.face_regions`; the whole frame while it is alone); when the set
+    of faces changes, a face whose region changes starts its windows again.  A face not seen for
+    ``forget_s`` is dropped.  :meth:`push` returns, once a second after the first estimate, one line: the
+    largest face's estimate at the top level (as ``physio live`` with one face) and ``faces``, every
+    face's latest estimate with its ``id``, largest first.  ``scanner``: an object with ``detect_all(frame)``
+    (default BlazeFace, full range); the other keywords go to each :class:`LiveRates`.
+    """
+
+    def __init__(self, fps: float, scan_s: float = SCAN_S, forget_s: float = 5.0, scanner=None, **kwargs) -> None:
+        from physio.roi.detectors import FaceDetectionDetector, native_logs_quiet  # noqa: PLC0415
+
+        self.fps, self.kwargs = float(fps), kwargs
+        self.scan = max(1, int(round(scan_s * fps)))
+        self.forget = max(self.scan, int(round(forget_s * fps)))
+        self.step = max(1, int(round(kwargs.get("update_s", UPDATE_S) * fps)))
+        with native_logs_quiet():
+            self._det = scanner or FaceDetectionDetector(model_selection=1)
+            if scanner is None:  # MediaPipe's graph logs on its first inference, from its own threads:
+                self._det.detect_all(np.zeros((64, 64, 3), np.uint8))  # let it do so while fd 2 is quiet
+                time.sleep(0.1)
+        self._own_det = scanner is None
+        self.tracks: list = []
+        self.members: dict[int, tuple[tuple | None, LiveRates]] = {}
+        self.latest: dict[int, dict] = {}
+        self._n = 0
+        self._next_id = 0
+        self._next_line: int | None = None
+
+    def close(self) -> None:
+        for _, live in self.members.values():
+            live.close()
+        if self._own_det:
+            self._det.close()
+
+    def __enter__(self) -> LiveFaces:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _rescan(self, img: np.ndarray) -> None:
+        from physio.roi.detectors import native_logs_quiet  # noqa: PLC0415
+        from physio.roi.faces import _link, face_regions  # noqa: PLC0415
+
+        with native_logs_quiet():
+            dets = self._det.detect_all(img)
+        known = {id(t) for t in self.tracks}
+        _link(self.tracks, [d.box for d in dets], [d.confidence for d in dets], self._n)
+        for t in sorted((t for t in self.tracks if id(t) not in known), key=lambda t: t.boxes[0][0]):
+            t.id, self._next_id = self._next_id, self._next_id + 1  # ids are never reused
+        self.tracks = [t for t in self.tracks if self._n - t.frames[-1] <= self.forget]
+        warming = not self.latest  # until the first estimate every face found is taken at once
+        wanted = [t for t in self.tracks if t.id in self.members or warming or len(t.frames) >= 2]
+        for gone in set(self.members) - {t.id for t in wanted}:
+            self.members.pop(gone)[1].close()
+            self.latest.pop(gone, None)
+        if not wanted:
+            return
+        regions = [None] if len(wanted) == 1 else face_regions(wanted, img.shape[:2])
+        for tr, region in zip(wanted, regions):
+            old = self.members.get(tr.id)
+            if old is not None and old[0] == region:
+                continue
+            if old is not None:
+                old[1].close()
+                self.latest.pop(tr.id, None)
+            self.members[tr.id] = (region, LiveRates(self.fps, **self.kwargs))
+
+    def push(self, frame: LiveFrame) -> dict | None:
+        img = frame.image
+        if self._n % self.scan == 0:
+            self._rescan(img)
+        for fid, (region, live) in self.members.items():
+            if region is None:
+                sub = frame
+            else:
+                x0, y0, x1, y1 = region
+                sub = LiveFrame(np.ascontiguousarray(img[y0:y1, x0:x1]), frame.t, frame.arrival)
+            est = live.push(sub)
+            if est is not None:
+                if region is not None and est["face_box"] is not None:
+                    b = est["face_box"]
+                    est["face_box"] = [b[0] + region[0], b[1] + region[1], b[2] + region[0], b[3] + region[1]]
+                est["region"] = None if region is None else list(region)
+                self.latest[fid] = {"id": fid, **est}
+        self._n += 1
+        if not self.latest:
+            return None
+        if self._next_line is None:
+            self._next_line = self._n
+        if self._n < self._next_line:
+            return None
+        self._next_line = self._n + self.step
+        area = {t.id: t.area for t in self.tracks}
+        faces = sorted(self.latest.values(), key=lambda e: -area.get(e["id"], 0.0))
+        return {**{k: v for k, v in faces[0].items() if k != "id"}, "t": round(frame.t, 3), "faces": faces}

@@ -7,7 +7,7 @@ import numpy as np
 
 from physio.roi.tracking import RoiFrame
 
-__all__ = ["roi_overlay", "live_overlay", "STATUS_COLOURS"]
+__all__ = ["roi_overlay", "live_overlay", "live_faces_overlay", "STATUS_COLOURS"]
 
 STATUS_COLOURS: dict[str, tuple[int, int, int]] = {
     "detected": (40, 220, 40),
@@ -73,6 +73,19 @@ def roi_overlay(frame: np.ndarray, roi: RoiFrame, mask: np.ndarray | None = None
     return out
 
 
+def _waveform(out: np.ndarray, wave: np.ndarray | None, scale: float) -> None:
+    """A pulse waveform drawn along the bottom sixth of ``out`` (in place)."""
+    if wave is None or len(wave) < 2:
+        return
+    h, w = out.shape[:2]
+    band = max(20, h // 6)
+    x = np.linspace(0, w - 1, len(wave))
+    span = float(np.ptp(wave)) or 1.0
+    y = h - 4 - (np.asarray(wave) - np.min(wave)) / span * (band - 8)
+    pts = np.stack([x, y], axis=1).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(out, [pts], False, (255, 60, 60), max(1, int(round(scale * 2))), cv2.LINE_AA)
+
+
 def live_overlay(frame: np.ndarray, roi: RoiFrame, estimate: dict | None, wave: np.ndarray | None) -> np.ndarray:
     """``physio live``'s window: the regions (:func:`roi_overlay`), the latest HR/BR with their quality (or
     "no face"), and the last pulse window's waveform along the bottom.  RGB in, RGB out."""
@@ -93,11 +106,31 @@ def live_overlay(frame: np.ndarray, roi: RoiFrame, estimate: dict | None, wave: 
             lines.append(f"BR: {estimate.get('br_status', 'n/a')}")
     for k, text in enumerate(lines):
         _text(out, text, (4, 3 * (int(30 * max(0.35, min(h, w) / 900)) + 4) + (k + 1) * line_h), scale)
-    if wave is not None and len(wave) > 1:
-        band = max(20, h // 6)
-        x = np.linspace(0, w - 1, len(wave))
-        span = float(np.ptp(wave)) or 1.0
-        y = h - 4 - (np.asarray(wave) - np.min(wave)) / span * (band - 8)
-        pts = np.stack([x, y], axis=1).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(out, [pts], False, (255, 60, 60), max(1, int(round(scale * 2))), cv2.LINE_AA)
+    _waveform(out, wave, scale)
+    return out
+
+
+def live_faces_overlay(frame: np.ndarray, line: dict | None, wave: np.ndarray | None) -> np.ndarray:
+    """``physio live``'s window with several faces: each face's box with its id and numbers, the
+    largest face's pulse waveform along the bottom.  ``line``: :class:`~physio.rates.live.LiveFaces`'s
+    latest output (None before the first)."""
+    out = np.array(frame, dtype=np.uint8, copy=True)
+    h, w = out.shape[:2]
+    scale = max(0.45, min(h, w) / 700)
+    thick = max(1, int(round(min(h, w) / 240)))
+    if line is None:
+        _text(out, "measuring…", (4, int(30 * scale) + 6), scale)
+        return out
+    for face in line["faces"]:
+        text = f"#{face['id']} " + ("no face" if face["hr_bpm"] is None else f"HR {face['hr_bpm']:.0f} bpm")
+        if face.get("br_bpm") is not None:
+            text += f"  BR {face['br_bpm']:.0f}"
+        box = face.get("face_box")
+        if box is not None:
+            x0, y0, x1, y1 = box
+            cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), STATUS_COLOURS["detected"], thick)
+            _text(out, text, (x0, max(int(30 * scale), y0 - 6)), scale)
+        elif face.get("region") is not None:
+            _text(out, text, (face["region"][0] + 4, int(30 * scale) + 6), scale)
+    _waveform(out, wave, scale)
     return out
