@@ -15,7 +15,8 @@ DESCRIPTION = (
     "torso, and every second prints the heart rate from the last --hr-window seconds (rPPG on the skin, POS "
     "by default) and the breathing rate from the last --br-window seconds (torso motion), each with its "
     "quality (spectral-peak SNR, dB). --json prints one JSON object a line (t, hr_bpm, br_bpm, quality, "
-    "face_box, valid_fraction, status, br_status, latency_ms). An OpenCV window shows the face box, the "
+    "face_box, valid_fraction, status, br_status, latency_ms; with several people, faces: one entry per face with "
+    "its stable id). An OpenCV window shows the face boxes, the "
     "numbers and the pulse waveform unless --headless. Memory is bounded (ring buffers); a lost face gives "
     "'no face' and is found again. Stop with Ctrl-C or q in the window. See docs/live.md."
 )
