@@ -199,6 +199,23 @@ def test_compare_respiration_with_given_factors(cohort):
     assert row["gain"] > 1.5 and row["fidelity_r"] > 0.2
 
 
+@pytest.mark.slow
+def test_compare_on_workers_and_ray_gives_the_same_scores(cohort):
+    """Every clip x method as a job: two local workers and a local Ray cluster score as one process does
+    (the runtime columns differ by nature)."""
+    pytest.importorskip("ray")
+    clips = cohort_clips(cohort, "pulse", split="all", seconds=4.0)
+    kw = dict(factors={"evm": 20.0}, progress=False)
+    runs = [compare(clips, "pulse", ["evm"], **kw),
+            compare(clips, "pulse", ["evm"], workers=2, **kw),
+            compare(clips, "pulse", ["evm"], engine="ray", workers=2, **kw)]
+
+    def scores(res):
+        return [{k: v for k, v in r.items() if k not in ("fps", "peak_mb", "seconds")} for r in res["sessions"]]
+
+    assert len(runs[0]["sessions"]) == 2 * 2 and scores(runs[0]) == scores(runs[1]) == scores(runs[2])
+
+
 def test_compare_on_a_real_video_without_ground_truth(shared_data):
     clips = video_clips([shared_data / "evm_mit" / "face.mp4"], seconds=4.0)
     res = compare(clips, "pulse", ["evm"], factors={"evm": 20.0}, progress=False)

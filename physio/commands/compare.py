@@ -71,6 +71,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="also run DeepMag at these multiples of its γ on task C (paper Table 2), e.g. 0.5,1,2,4")
     p.add_argument("--ablations", action="store_true",
                    help="also run DeepMag without L1 normalisation and without sign correction, with the §5.4 figures")
+    p.add_argument("--workers", type=int, default=1, help="clip x method runs in parallel (default 1)")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="where the clip x method runs go: local processes, or a Ray cluster (docs/scale-out.md)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--engine ray: the cluster (host:port, or auto); default a local cluster of --workers CPUs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-o", "--out", metavar="DIR", help="write report.html, results.csv, sessions.csv, compare.json, figures/")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -99,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         result = compare(clips, args.source, split(args.methods), device=None if args.device == "auto" else args.device,
                          factors=args.factors, gain=args.gain, calibration_s=args.calibration_seconds,
                          gamma_sweep=args.gamma_sweep, ablations=args.ablations,
-                         figures_dir=(out / "figures") if out else None, progress=not args.quiet)
+                         figures_dir=(out / "figures") if out else None, progress=not args.quiet,
+                         engine=args.engine, workers=args.workers, address=args.address)
         result["command"] = command
         if out:
             result["files"] = write_report(result, out, command)

@@ -38,6 +38,7 @@ import physio
 from physio.cohort import Cohort
 from physio.cohort.digest import cohort_content_sha256
 from physio.device import resolve_device
+from physio.engine import check_engine, run_jobs
 from physio.errors import InputError
 from physio.evaluation.cohort import _truth_rate
 from physio.evaluation.memory import PeakMemory
@@ -124,6 +125,7 @@ class Clip:
     scan_line: tuple[str, int] | None = None
     pixel: tuple[int, int] | None = None
     meta: dict = field(default_factory=dict)
+    spec: dict | None = None  # how to build this clip again in another process (an engine's job)
 
 
 @dataclass
@@ -239,6 +241,8 @@ def cohort_clips(path, source: str, *, split: str = "test", participants: Sequen
                 scan_line=("h", sy) if source == "pulse" else ("v", shx),
                 pixel=(sx, sy) if source == "pulse" else (shx, int(np.flatnonzero(shoulders[:, shx])[0])),
                 meta={"truth_video": tname},
+                spec={"kind": "cohort", "path": str(path), "source": source, "participants": [s.participant],
+                      "tasks": [s.task], "seconds": seconds, "alpha": alpha, "chunk": chunk, "name": s.key},
             ))
     if not clips:
         raise InputError(f"{path}: no sessions selected")
@@ -279,9 +283,24 @@ def video_clips(paths: Sequence, *, seconds: float | None = None, chunk: int = 3
             name=Path(p).name, task="video", fps=reader.fps, n_frames=n, chunks=chunks,
             regions=ClipRegions(skin, skin_fixed, shoulders, torso_box),
             boxes={"face": face_box, "torso": torso_box}, scan_line=("h", sy), pixel=(sx, sy),
-            meta={"path": str(p)},
+            meta={"path": str(p)}, spec={"kind": "video", "path": str(p), "seconds": seconds, "chunk": chunk},
         ))
     return clips
+
+
+def clip_from_spec(spec: dict) -> Clip:
+    """The clip a :attr:`Clip.spec` describes, built afresh (in an engine's worker)."""
+    if spec["kind"] == "video":
+        return video_clips([spec["path"]], seconds=spec["seconds"], chunk=spec["chunk"])[0]
+    clips = cohort_clips(spec["path"], spec["source"], split="all", participants=spec["participants"],
+                         tasks=spec["tasks"], seconds=spec["seconds"], alpha=spec["alpha"], chunk=spec["chunk"])
+    return next(c for c in clips if c.name == spec["name"])
+
+
+def _clip_job(item: tuple, options: dict) -> dict:
+    """One (clip, method) of :func:`compare`'s step 2, in an engine's worker."""
+    spec, method, factor = item
+    return _run(method, options["source"], factor, clip_from_spec(spec), options["device"])
 
 
 # -- methods ------------------------------------------------------------------------------------------
@@ -431,13 +450,17 @@ def environment(device: str) -> dict:
 def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = None, *, device: str | None = None,
             factors: dict | None = None, gain: str | float = "auto", calibrate_task: str = "A",
             calibration_s: float = 10.0, gamma_sweep: Sequence[float] = (), sweep_task: str = "C",
-            ablations: bool = False, figures_dir=None, progress: bool = True) -> dict:
+            ablations: bool = False, figures_dir=None, progress: bool = True, engine: str = "local",
+            workers: int = 1, address: str | None = None) -> dict:
     """Run ``methods`` on ``clips`` and score them (see the module notes).
 
     Returns a JSON-serialisable dict: ``device``, ``source``, ``calibration``, ``sessions`` (per clip
     and method), ``results`` (per task and method, ``task = "all"`` over every clip), ``gamma_sweep``
     (Table 2) and, with ``ablations``, the ``deepmag-nol1``/``deepmag-nosign`` rows and the §5.4
-    figures; ``figures`` maps names to files written under ``figures_dir``.
+    figures; ``figures`` maps names to files written under ``figures_dir``.  ``engine``/``workers``/
+    ``address``: step 2 (every clip × method) as jobs of :func:`physio.engine.run_jobs` — the figure clips
+    stay here (they record for the figures); calibration, the γ sweep and the ablations run here.  The
+    runtime columns (fps, peak memory) are then measured in the workers, several at once.
     """
     if source not in BANDS:
         raise InputError(f"source must be pulse or resp, got {source!r}")
@@ -483,18 +506,30 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     for c in clips:
         fig_clips.setdefault(c.task, c)
     bar = tqdm(total=len(clips) * (len(methods) + 1), desc="compare", disable=not progress, dynamic_ncols=True)
-    for c in clips:
-        for m in ["original", *methods]:
-            bar.set_postfix_str(f"{c.name} {m}")
+    check_engine(engine, workers, address)
+    spread = engine != "local" or workers > 1
+    jobs, results = [], {}
+    for i, c in enumerate(clips):
+        for j, m in enumerate(["original", *methods]):
             rec = _recorders(c) if fig_clips.get(c.task) is c and figures_dir is not None else ()
+            if spread and not rec and c.spec is not None:
+                jobs.append(((i, j), (c.spec, m, factors.get(m))))
+                continue
+            bar.set_postfix_str(f"{c.name} {m}")
             r = _run(m, source, factors.get(m), c, dev, recorders=rec)
             if rec:
                 _keep_recordings(recordings, c, m, rec, r.pop("_change_map"))
-            r.update(session=c.name, task=c.task, method=m, factor=factors.get(m),
-                     hr_true=c.hr_true, br_true=c.br_true)
-            rows.append(r)
+            results[(i, j)] = r
             bar.update()
+    for k, r in run_jobs(_clip_job, [item for _, item in jobs], {"source": source, "device": dev}, engine=engine,
+                         workers=workers, address=address):
+        results[jobs[k][0]] = r
+        bar.update()
     bar.close()
+    for (i, j), r in sorted(results.items()):
+        c, m = clips[i], ["original", *methods][j]
+        r.update(session=c.name, task=c.task, method=m, factor=factors.get(m), hr_true=c.hr_true, br_true=c.br_true)
+        rows.append(r)
 
     env = environment(dev)
     result = {"device": env["device"], "device_type": dev, "source": source,
