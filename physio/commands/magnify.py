@@ -155,9 +155,10 @@ def _factor_text(magnifier) -> str:
     if getattr(magnifier, "gamma", None) is not None:
         gain = getattr(magnifier, "gain", None)
         return f"gamma {magnifier.gamma:.3g}" + (f", gain target {gain:g}" if gain is not None else "")
-    if getattr(magnifier, "alpha", None) is not None:
-        return f"alpha {magnifier.alpha:g}"
-    return ""
+    alpha = getattr(magnifier, "alpha", None)
+    if alpha is None:
+        alpha = getattr(magnifier, "factor", None)  # the learned magnifiers' magnification factor
+    return "" if alpha is None else f"alpha {alpha:g}"
 
 
 def run(args: argparse.Namespace) -> int:
