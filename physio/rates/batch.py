@@ -86,11 +86,9 @@ def _row(video: Path, options: dict) -> dict:
                                                              "face")})
     t0 = time.perf_counter()
     try:
-        report, _, per_face = measure_faces(str(video), options["face"], method=options["method"], resp_method=options["resp_method"],
-                                  roi=options["roi"], detector=options["detector"], every=options["every"],
-                                  torso_every=options["torso_every"],
-                                  pulse_model=options["pulse_model"], resp_model=options["resp_model"],
-                                  bands=options["bands"], device=options["device"], progress=False)
+        kw = {k: options[k] for k in ("method", "resp_method", "roi", "detector", "every", "torso_every",
+                                      "pulse_model", "resp_model", "bands", "device")}
+        report, _, per_face = measure_faces(str(video), options["face"], progress=False, **kw)
     except Exception as exc:  # noqa: BLE001 - recorded per video, by design
         row["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InputError) else str(exc)
     else:
@@ -154,9 +152,8 @@ def run_batch(items: Sequence[str], out: str | os.PathLike, *, method: str = "cn
     check_engine(engine, workers, address)
     videos = expand_videos(items)
     out = check_output(out, inputs=videos, suffixes=(".csv", ".parquet"), what="batch results")
-    options = {"method": method, "resp_method": resp_method, "roi": roi, "detector": detector, "every": every,
-               "face": face,
-               "torso_every": torso_every,
+    options = {"method": method, "resp_method": resp_method, "roi": roi, "face": face, "detector": detector,
+               "every": every, "torso_every": torso_every,
                "pulse_model": pulse_model if method == "cnn" else None,
                "resp_model": resp_model if resp_method == "cnn" else None, "bands": bands, "device": device}
     options["pulse_model_sha256"] = model_hash(pulse_model) if method == "cnn" else None

@@ -280,12 +280,12 @@ class LiveFaces:
 
     def _rescan(self, img: np.ndarray) -> None:
         from physio.roi.detectors import native_logs_quiet  # noqa: PLC0415
-        from physio.roi.faces import _link, face_regions  # noqa: PLC0415
+        from physio.roi.faces import face_regions, link_detections  # noqa: PLC0415
 
         with native_logs_quiet():
             dets = self._det.detect_all(img)
         known = {id(t) for t in self.tracks}
-        _link(self.tracks, [d.box for d in dets], [d.confidence for d in dets], self._n)
+        link_detections(self.tracks, [d.box for d in dets], [d.confidence for d in dets], self._n)
         for t in sorted((t for t in self.tracks if id(t) not in known), key=lambda t: t.boxes[0][0]):
             t.id, self._next_id = self._next_id, self._next_id + 1  # ids are never reused
         self.tracks = [t for t in self.tracks if self._n - t.frames[-1] <= self.forget]

@@ -23,7 +23,7 @@ import numpy as np
 
 from physio.errors import InputError
 
-__all__ = ["SCAN_HZ", "MIN_PRESENCE", "REGION_MARGINS", "FaceTrack", "find_faces", "face_regions"]
+__all__ = ["SCAN_HZ", "MIN_PRESENCE", "REGION_MARGINS", "FaceTrack", "link_detections", "find_faces", "face_regions"]
 
 SCAN_HZ = 2.0
 """Frames a second the multi-face detector runs on."""
@@ -77,7 +77,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return ix * iy / union if union > 0 else 0.0
 
 
-def _link(tracks: list[FaceTrack], boxes: list[np.ndarray], confs: list[float], frame: int) -> None:
+def link_detections(tracks: list[FaceTrack], boxes: list[np.ndarray], confs: list[float], frame: int) -> None:
     """Greedy assignment of one frame's detections to tracks (best overlap first); the rest start tracks."""
     pairs = []
     for i, tr in enumerate(tracks):
@@ -144,7 +144,7 @@ def find_faces(chunks: Iterable[np.ndarray], fps: float, *, scan_hz: float = SCA
             for chunk in chunks:
                 for k in range((-index) % step, len(chunk), step):
                     dets = detector.detect_all(chunk[k])
-                    _link(tracks, [d.box for d in dets], [d.confidence for d in dets], index + k)
+                    link_detections(tracks, [d.box for d in dets], [d.confidence for d in dets], index + k)
                     scanned += 1
                 index += len(chunk)
         finally:
