@@ -26,7 +26,7 @@ _COHORT_SUFFIXES = (".h5", ".hdf5", ".hdf")
 _RENDER_ONLY = (("participants", None, "--participants"), ("workers", None, "--workers"),
                 ("supersample", 2, "--supersample"), ("no_noise", False, "--no-noise"),
                 ("drift", 0.005, "--drift"), ("flicker", 0.0, "--flicker"), ("flicker_hz", 3.0, "--flicker-hz"),
-                ("crf", None, "--crf"))  # fmt: skip
+                ("crf", None, "--crf"), ("camera", "basic", "--camera"))  # fmt: skip
 
 
 def _floats(text: str) -> list[float]:
@@ -63,6 +63,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flicker", type=float, default=0.0, help="illumination flicker amplitude (default 0)")
     p.add_argument("--flicker-hz", type=float, default=3.0, help="flicker frequency (default 3 Hz)")
     p.add_argument("--crf", type=int, default=None, help="H.264 round trip of every rendering at this CRF")
+    p.add_argument("--camera", default="basic", choices=("basic", "realistic"),
+                   help="basic: Gaussian sensor noise (the first wave's cohorts); realistic: noise like real clips, "
+                        "H.264 at a drawn CRF 14-23, auto-exposure/white-balance drift, motion blur")
     p.add_argument("--compression", choices=("gzip", "lzf", "none"), default="lzf",
                    help="HDF5 frame compression (default lzf: fast; gzip: smaller, portable)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists (default: refuse)")
@@ -144,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         flicker=args.flicker,
         flicker_hz=args.flicker_hz,
         crf=args.crf,
+        camera=args.camera,
         compression=None if args.compression == "none" else args.compression,
         progress=not args.quiet,
     )

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -38,7 +38,7 @@ from physio.synth.participant import (
 )
 from physio.synth.render import Camera, NoiseBank, Timeline, render_session
 from physio.synth.scene import scene_build
-from physio.synth.signals import illumination_simulate, pulse_simulate, resp_simulate
+from physio.synth.signals import camera_drift, illumination_simulate, pulse_simulate, resp_simulate
 
 __all__ = [
     "SIGNAL_OVERSAMPLING",
@@ -135,6 +135,7 @@ class SessionPlan:
     noise: bool
     seq: np.random.SeedSequence = field(repr=False)
     beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # s, systolic maxima
+    camera_info: dict = field(default_factory=dict)  # the realistic camera's draws (empty: the basic camera)
 
     @property
     def signal_fs(self) -> float:
@@ -173,6 +174,7 @@ class SessionPlan:
             "crf": -1 if self.camera.crf is None else int(self.camera.crf),
             "yaw_min_deg": float(tl.motion.yaw_deg.min()),
             "yaw_max_deg": float(tl.motion.yaw_deg.max()),
+            **self.camera_info,
         }
 
 
@@ -211,6 +213,41 @@ def _rate_from_peaks(x: np.ndarray, fs: float, nominal_per_min: float) -> float:
     return float(60.0 * (len(peaks) - 1) / ((peaks[-1] - peaks[0]) / fs))
 
 
+CAMERAS = ("basic", "realistic")
+"""Camera models of ``physio synth --camera``: ``basic`` (fixed Gaussian sensor noise, the cohorts of the
+first wave and the shipped networks' training data) and ``realistic`` (:func:`_realistic_camera`)."""
+
+REALISTIC_CAMERA = {"noise_read": (0.3, 1.0), "noise_shot": (0.002, 0.01), "crf": (14, 23), "ae": (0.005, 0.03),
+                    "wb": (0.002, 0.01), "exposure_time": (0.25, 0.9)}
+"""Ranges the realistic camera draws from, uniformly per session: read noise (DN) and shot-noise gain
+(DN per DN), chosen so that the skin's temporal noise after compression spans the real clips'
+(docs/synthetic-data.md, "A realistic camera"); the H.264 CRF (at most 23: at 320 × 240 x264's quantiser
+erases a 0.1–0.4 % pulse above it — measured: a session read 66 bpm at CRF 14–20, 81–83 bpm at 26,
+with either camera); the auto-exposure and white-balance
+drift amplitudes (relative, :func:`physio.synth.signals.camera_drift`); the exposure time as a fraction
+of the frame interval (motion blur)."""
+
+
+def _realistic_camera(seq, cam: Camera, timeline: Timeline, n: int, fps: float, crf: int | None):
+    """The realistic camera of a session: sensor noise like the real clips', H.264 at a drawn CRF (unless
+    given), auto-exposure / white-balance drift and motion blur over the exposure time; drawn from a
+    stream of its own (``spawn_key + (7,)``).  Returns the camera, the timeline with ``gains`` and ``blur``,
+    and the session attributes that record the draws."""
+    g = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (7,)))
+    r = REALISTIC_CAMERA
+    read, shot = g.uniform(*r["noise_read"]), g.uniform(*r["noise_shot"])
+    drawn_crf = int(g.integers(r["crf"][0], r["crf"][1] + 1))
+    ae, wb, frac = g.uniform(*r["ae"]), g.uniform(*r["wb"]), g.uniform(*r["exposure_time"])
+    gains = camera_drift(n, fps, ae, wb, rng=g)
+    mo = timeline.motion
+    blur = frac * np.stack([np.gradient(mo.dx), np.gradient(mo.dy), np.gradient(np.deg2rad(mo.yaw_deg))], axis=1)
+    cam = Camera(exposure=cam.exposure, noise_shot=float(shot), noise_read=float(read),
+                 crf=drawn_crf if crf is None else crf)
+    info = {"camera_model": "realistic", "ae_drift": round(float(ae), 5), "wb_drift": round(float(wb), 5),
+            "exposure_time_fraction": round(float(frac), 4)}
+    return cam, replace(timeline, gains=gains, blur=blur.astype(np.float32)), info
+
+
 def session_plan(
     participant: Participant | int | None = None,
     task: str = "A",
@@ -226,9 +263,12 @@ def session_plan(
     flicker_hz: float = 3.0,
     natural_motion: float = 1.0,
     crf: int | None = None,
+    camera: str = "basic",
 ) -> SessionPlan:
     """Draw the signals, motion and camera of a session (see :func:`synth_session` for parameters)."""
     task = _check_task(task)
+    if camera not in CAMERAS:
+        raise InputError(f"camera must be one of {', '.join(CAMERAS)}, got {camera!r}")
     w, h = _check_size(size)
     if not (math.isfinite(fps) and fps > 0):
         raise InputError(f"fps must be positive, got {fps}")
@@ -270,7 +310,10 @@ def session_plan(
         head_resp_ratio=participant.head_resp_ratio,
         light_yaw_deg=light_yaw,
     )
-    camera = Camera(exposure=exposure, noise_shot=0.02 * noise_scale, noise_read=1.0 * noise_scale, crf=crf)
+    cam = Camera(exposure=exposure, noise_shot=0.02 * noise_scale, noise_read=1.0 * noise_scale, crf=crf)
+    camera_info: dict = {}
+    if camera == "realistic":  # its own random stream: the basic camera's sessions are unchanged
+        cam, timeline, camera_info = _realistic_camera(seq, cam, timeline, n, fps, crf)
     plan = SessionPlan(
         participant=participant,
         participant_index=index,
@@ -290,10 +333,11 @@ def session_plan(
         pulse=pulse,
         resp=resp,
         timeline=timeline,
-        camera=camera,
+        camera=cam,
         noise=bool(noise),
         seq=seq,
         beat_times=beats,
+        camera_info=camera_info,
     )
     variant_names(plan.magnified)  # validate early
     return plan
@@ -411,6 +455,7 @@ def synth_session(
     natural_motion: float = 1.0,
     crf: int | None = None,
     pulse_term: bool = False,
+    camera: str = "basic",
 ) -> SynthSession:
     """Render one short synthetic session in memory.
 
@@ -440,16 +485,20 @@ def synth_session(
     natural_motion : float
         Scale of the natural head motion (0: none).
     crf : int or None
-        H.264 round trip of every rendering at this CRF (None: raw frames).
+        H.264 round trip of every rendering at this CRF (None: raw frames; the realistic camera draws one).
     pulse_term : bool
         Also return the pulsatile term of ``frames`` (float32, DN).
+    camera : {"basic", "realistic"}
+        ``basic``: Gaussian sensor noise (shot 0.02, read 1 DN, × 0.7–1.3), no compression unless ``crf``;
+        ``realistic``: noise like the real clips', H.264 at a drawn CRF, auto-exposure / white-balance
+        drift and motion blur (:data:`REALISTIC_CAMERA`).
 
     Returns
     -------
     SynthSession
     """
     plan = session_plan(participant, task, duration_s, size, fps, seed, magnified, supersample, noise,
-                        illumination_drift, flicker, flicker_hz, natural_motion, crf)  # fmt: skip
+                        illumination_drift, flicker, flicker_hz, natural_motion, crf, camera)  # fmt: skip
     scene, chunks = _render_plan(plan, pulse_term=pulse_term)
     w, h = plan.size
     n = plan.n_frames
@@ -464,9 +513,9 @@ def synth_session(
             masks[name][s : s + len(arr)] = arr
         if term is not None:
             term[s : s + len(ch["pulse_term"])] = ch["pulse_term"]
-    if crf is not None:
+    if plan.camera.crf is not None:
         with tempfile.TemporaryDirectory(prefix="physio-synth-") as tmp:
-            vids = {k: _h264_roundtrip(v, plan.fps, crf, tmp) for k, v in vids.items()}
+            vids = {k: _h264_roundtrip(v, plan.fps, plan.camera.crf, tmp) for k, v in vids.items()}
     masks["shoulders"] = scene.shoulders.copy()
     frames = vids.pop("frames")
     return SynthSession(
@@ -597,6 +646,7 @@ def synth_cohort(
     crf: int | None = None,
     compression: str | None = "lzf",
     progress: bool = True,
+    camera: str = "basic",
 ) -> Path:
     """Generate a synthetic cohort file.
 
@@ -609,7 +659,7 @@ def synth_cohort(
     tasks : str or iterable of str
         Tasks per participant, e.g. ``"ABCD"`` or ``"A,C"``; sessions are named ``task_A`` ….
     duration_s, size, fps, seed, magnified, supersample, noise, illumination_drift, flicker,
-    flicker_hz, crf :
+    flicker_hz, crf, camera :
         As in :func:`synth_session`.
     workers : int, optional
         Parallel processes rendering sessions (default ``min(2, cpu count)``; 1 renders in-process).
@@ -638,7 +688,7 @@ def synth_cohort(
     variant_names(mags)
     plan_kw = dict(duration_s=float(duration_s), size=(w, h), fps=float(fps), seed=int(seed), magnified=mags,
                    supersample=int(supersample), noise=bool(noise), illumination_drift=float(illumination_drift),
-                   flicker=float(flicker), flicker_hz=float(flicker_hz), crf=crf)  # fmt: skip
+                   flicker=float(flicker), flicker_hz=float(flicker_hz), crf=crf, camera=camera)  # fmt: skip
     root_attrs = {
         "generator": f"physio.synth {__version__}",
         "synthetic": True,
@@ -653,6 +703,7 @@ def synth_cohort(
         "supersample": int(supersample),
         "noise": bool(noise),
         "crf": -1 if crf is None else int(crf),
+        "camera_model": camera,
     }
     tmpdir = scratch_dir(out_path, "shards")
     jobs = [{"plan": dict(plan_kw, participant=i, task=t), "shard": str(tmpdir / f"{i:04d}_{t}.h5"),

@@ -32,7 +32,7 @@ from physio.synth.motion import HeadMotion
 from physio.synth.participant import _as_generator
 from physio.synth.scene import LIGHT_RGB, Layer, Scene
 
-__all__ = ["Camera", "Timeline", "Composite", "Compositor", "NoiseBank", "expose", "render_session"]
+__all__ = ["Camera", "Timeline", "Composite", "Compositor", "NoiseBank", "expose", "motion_blur", "render_session"]
 
 FACE_SHIFT_BACKHEAD = 0.12
 """The hair/side-of-head layer moves this fraction of the face's sideways yaw displacement."""
@@ -89,6 +89,13 @@ class Timeline:
         Head breathing displacement / shoulder breathing displacement.
     light_yaw_deg : float
         Yaw at which the specular highlight peaks.
+    gains : numpy.ndarray or None
+        ``(T, 3)`` per-channel camera gain (auto-exposure × white balance) of the realistic camera
+        (:func:`camera_drift`); None: 1.
+    blur : numpy.ndarray or None
+        ``(T, 3)`` the head's motion during the exposure — ``(dx, dy)`` in head heights and yaw in
+        radians, already × the exposure time's fraction of the frame interval — for motion blur
+        (:func:`motion_blur`); None: no blur.
     """
 
     pulse: np.ndarray
@@ -98,6 +105,8 @@ class Timeline:
     resp_px: float
     head_resp_ratio: float
     light_yaw_deg: float = 0.0
+    gains: np.ndarray | None = None
+    blur: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pulse)
@@ -324,16 +333,21 @@ class NoiseBank:
 
 
 def expose(comp: Composite, p: float, gains: Sequence[float], illumination: float, camera: Camera,
-           z: np.ndarray | None, want_term: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:  # fmt: skip
+           z: np.ndarray | None, want_term: bool = False,
+           rgb_gain: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:  # fmt: skip
     """Light, add noise and quantise a composite for several pulse gains.
 
-    ``DN = 255 · exposure · (1 + i) · (color + gain · p · pulse) + σ · z`` with
+    ``DN = 255 · exposure · (1 + i) · g_c · (color + gain · p · pulse) + σ · z`` with
     ``σ² = noise_shot · DN_plain + noise_read²`` computed from the gain-1 image, so every gain gets the
-    *same* additive noise.  Returns the uint8 frames (rounded, saturated) and, if ``want_term``, the
-    pulsatile term ``255 · exposure · (1 + i) · p · pulse`` in DN (float32).
+    *same* additive noise; ``g_c`` is the camera's per-channel gain ``rgb_gain`` (auto-exposure and
+    white balance of the realistic camera; 1 without).  Returns the uint8 frames (rounded, saturated)
+    and, if ``want_term``, the pulsatile term ``255 · exposure · (1 + i) · g_c · p · pulse`` in DN (float32).
     """
     k = 255.0 * camera.exposure * (1.0 + illumination)
     color, pulse = comp.color, comp.pulse
+    if rgb_gain is not None:  # per-channel gain: scale the scene, then expose as usual
+        g = np.asarray(rgb_gain, np.float32).reshape(1, 1, 3)
+        color, pulse = color * g, pulse * g
     plain = cv2.addWeighted(color, k, pulse, k * p, 0.0)
     noise = None
     if z is not None and (camera.noise_shot > 0 or camera.noise_read > 0):
@@ -345,6 +359,33 @@ def expose(comp: Composite, p: float, gains: Sequence[float], illumination: floa
         outs.append(cv2.add(x, noise, dtype=cv2.CV_8U) if noise is not None else cv2.add(x, 0.0, dtype=cv2.CV_8U))
     term = pulse * np.float32(k * p) if want_term else None
     return outs, term
+
+
+FACE_HALF_WIDTH = 0.4
+"""Half the face's width in head heights: how far a yaw of one radian moves the face's side, for blur."""
+
+
+def motion_blur(comp: Composite, blur: np.ndarray, head_px: float) -> Composite:
+    """The composite as the sensor integrates it while the head moves: the person's colour and pulse
+    smeared along the head's motion during the exposure (a line kernel of that length), the static
+    background kept sharp outside the smeared person.  ``blur``: one row of :attr:`Timeline.blur`;
+    ``head_px``: the head height in output pixels.  The coverage masks (ground truth) are not blurred."""
+    vx = (float(blur[0]) + FACE_HALF_WIDTH * float(blur[2])) * head_px
+    vy = float(blur[1]) * head_px
+    length = float(np.hypot(vx, vy))
+    if length < 0.5:
+        return comp
+    half = int(np.ceil(length / 2))
+    ker = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    c0 = float(half)
+    ends = [(int(round((c0 + sgn * vx / 2) * 16)), int(round((c0 + sgn * vy / 2) * 16))) for sgn in (-1, 1)]
+    cv2.line(ker, ends[0], ends[1], 1.0, 1, cv2.LINE_AA, shift=4)  # sub-pixel end points (4 fractional bits)
+    ker /= ker.sum()
+    m = np.clip(cv2.filter2D(comp.alpha, -1, ker, borderType=cv2.BORDER_REPLICATE), 0.0, 1.0)[..., None]
+    color = m * cv2.filter2D(comp.color, -1, ker, borderType=cv2.BORDER_REPLICATE) + (1 - m) * comp.color
+    pulse = m * cv2.filter2D(comp.pulse, -1, ker, borderType=cv2.BORDER_REPLICATE) + (1 - m) * comp.pulse
+    return Composite(color=color.astype(np.float32), pulse=pulse.astype(np.float32), skin=comp.skin,
+                     alpha=comp.alpha, head=comp.head, face=comp.face)
 
 
 def render_session(
@@ -403,14 +444,16 @@ def render_session(
                     breath,
                     timeline.light_yaw_deg,
                 )
+                shown = c if timeline.blur is None else motion_blur(c, timeline.blur[k], hh)
                 frames, term = expose(
-                    c,
+                    shown,
                     float(timeline.pulse[k]),
                     [g for _, g in items],
                     float(timeline.illumination[k]),
                     camera,
                     z,
                     want_term=terms is not None and rg == 1.0,
+                    rgb_gain=None if timeline.gains is None else timeline.gains[k],
                 )
                 for (name, _), fr in zip(items, frames):
                     vids[name][j] = fr

@@ -7,6 +7,7 @@
 * :func:`illumination_simulate` — the relative illumination variation ``i(t)`` of the dichromatic
   model: slow drift plus optional flicker.
 * :func:`smooth_noise` — unit-variance band-limited Gaussian noise (used for natural head motion).
+* :func:`camera_drift` — a consumer camera's slow auto-exposure and white-balance gain changes.
 
 Every function takes the number of samples ``n`` and the rate ``fs`` so that sample ``k`` lies at
 ``k / fs`` seconds on the session's clock (frame ``j`` at ``j / fps``).
@@ -24,7 +25,7 @@ import numpy as np
 from physio.errors import InputError, PhysioWarning
 from physio.synth.participant import BR_RANGE_BPM, HR_RANGE_BPM, _as_generator
 
-__all__ = ["pulse_simulate", "resp_simulate", "illumination_simulate", "smooth_noise"]
+__all__ = ["pulse_simulate", "resp_simulate", "illumination_simulate", "smooth_noise", "camera_drift"]
 
 _SIM_FS = 1000.0
 """Rate at which neurokit2 simulates before the signal is resampled onto the session's clock."""
@@ -226,3 +227,22 @@ def illumination_simulate(
     if flicker > 0:
         i = i + flicker * np.sin(2 * np.pi * flicker_hz * np.arange(n) / fs + g.uniform(0, 2 * np.pi))
     return i
+
+
+CAMERA_DRIFT_BAND_HZ = (0.02, 0.3)
+"""Band of the auto-exposure / white-balance drift: the control loops' slow hunting, below the pulse."""
+
+
+def camera_drift(n: int, fs: float, ae: float, wb: float, rng=None) -> np.ndarray:
+    """Per-frame, per-channel camera gain ``(n, 3)``: ``(1 + ae · a(t)) · (1 + wb · w_c(t))`` with ``a``
+    and ``w_R``, ``w_B`` independent unit band-limited noises in :data:`CAMERA_DRIFT_BAND_HZ` (green is
+    the white-balance reference, ``w_G = 0``): the slow hunting of a consumer camera's auto-exposure
+    (``ae``, relative) and auto white balance (``wb``, relative, red and blue against green)."""
+    _check_n_fs(n, fs)
+    if ae < 0 or wb < 0:
+        raise InputError(f"ae and wb must be >= 0, got {ae}, {wb}")
+    g = _as_generator(rng)
+    a = smooth_noise(n, fs, CAMERA_DRIFT_BAND_HZ, rng=g)
+    w = np.stack([smooth_noise(n, fs, CAMERA_DRIFT_BAND_HZ, rng=g), np.zeros(n),
+                  smooth_noise(n, fs, CAMERA_DRIFT_BAND_HZ, rng=g)], axis=1)
+    return ((1.0 + ae * a)[:, None] * (1.0 + wb * w)).astype(np.float32)
