@@ -96,3 +96,19 @@ def test_live_two_faces_side_by_side(shared_data, tmp_path):
         print(f"face {face['id']} at {face['t']} s: {face['hr_bpm']} bpm, alone {alone_hr} bpm")
         assert abs(face["hr_bpm"] - alone_hr) <= 2.0
     assert lines[-1]["hr_bpm"] == lines[-1]["faces"][0]["hr_bpm"]  # the top level is the largest face
+
+
+def test_window_drawings():
+    """What the window shows, drawn on a frame: each face's box and numbers, the waveform along the bottom."""
+    from physio.roi.overlay import live_faces_overlay
+
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    line = {"faces": [{"id": 0, "hr_bpm": 61.0, "br_bpm": None, "face_box": [20, 40, 120, 160], "region": [0, 0, 160, 240]},
+                      {"id": 1, "hr_bpm": None, "br_bpm": None, "face_box": None, "region": [160, 0, 320, 240]}]}
+    wave = np.sin(np.linspace(0, 12, 300))
+    img = live_faces_overlay(frame, line, wave)
+    assert img.shape == frame.shape and not np.shares_memory(img, frame)
+    assert (img[100, 20] != 90).any() and (img[100, 119] != 90).any()  # the box's left and right sides
+    assert (img[200:, :] != 90).any(axis=2).sum() > 200  # the waveform
+    assert (img[:40, 160:] != 90).any()  # "#1 no face" written in its region
+    assert np.array_equal(live_faces_overlay(frame, None, None)[100:], frame[100:])  # before the first line
