@@ -111,3 +111,37 @@ def test_distributed_two_ranks_identical_weights(cohort, tmp_path):
     ranks = [json.loads((tmp_path / "d" / f"ddp.rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
     assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+
+
+def test_a_session_without_a_detectable_face_is_left_out_not_fatal(tmp_path):
+    """A cohort where the face detector fails on one session (a faceless clip merged into rendered
+    ones): the cache records it as unusable with the reason, training goes on without it and the
+    checkpoint says which session was left out; `physio evaluate` skips it with a warning."""
+    import warnings as w
+
+    from physio.cohort.merge import merge_cohorts
+    from physio.errors import PhysioWarning
+    from physio.evaluation.cohort import evaluate_cohort
+    from physio.represent.cache import ensure_cache, unusable_sessions
+    from physio.synth import synth_cohort
+
+    rendered = synth_cohort(tmp_path / "r.h5", participants=3, tasks="A", duration_s=6.0, size=(160, 120), seed=5,
+                            workers=1, progress=False)
+    faceless = pulsing_cohort(tmp_path / "f.h5", n_participants=1, seconds=6.0, fps=30.0)
+    both = tmp_path / "both.h5"
+    merge_cohorts([rendered, faceless], both, prefixes=["r", "f"])
+    rep = {"kind": "nfd", "size": 36, "roi": "detect:face", "margin": 0.1}
+    with pytest.warns(PhysioWarning, match="left out"):
+        key = ensure_cache(both, rep, progress=False)
+    skipped = unusable_sessions(both, key)
+    assert list(skipped) == ["f-p00/A"] and "no face" in skipped["f-p00/A"]
+    cfg = TrainConfig(name="t", **{**TINY, "epochs": 1, "representation": rep, "test_fraction": 0.25,
+                                   "val_fraction": 0.25})
+    with w.catch_warnings():
+        w.simplefilter("ignore", PhysioWarning)
+        train(cfg, both, tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "t.pt")["skipped_sessions"] == skipped
+    with pytest.warns(PhysioWarning, match="f-p00/A: pulse_cnn failed"):
+        res = evaluate_cohort(both, methods=("pulse_cnn",), split="all", progress=False)
+    assert {f"{r['participant']}/{r['session']}" for r in res["sessions"]} == {"r-p001/task_A", "r-p002/task_A",
+                                                                               "r-p003/task_A"}

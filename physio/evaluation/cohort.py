@@ -30,7 +30,7 @@ from physio.cohort import Cohort
 from physio.cohort.digest import cohort_content_sha256
 from physio.device import resolve_device
 from physio.engine import check_engine, run_jobs
-from physio.errors import InputError, PhysioWarning
+from physio.errors import InputError, PhysioWarning, RoiNotFoundError
 from physio.figures.rates import bland_altman_plot
 from physio.metrics.rates import rate_metrics
 from physio.nets.weights import load_net
@@ -99,9 +99,12 @@ def _session_rows(key: str, options: dict) -> tuple[list[dict], list[str], list[
     with Cohort(path) as c, CacheReader(path) as cache:
         s = c.session(key)
         truth = {}
-        for source in ("pulse", "resp"):
+        for source in sorted({METHODS[m] for m in options["methods"]}):
             if source in s.group:
-                truth[source] = _truth_rate(s, source, bands)[0]
+                try:
+                    truth[source] = _truth_rate(s, source, bands)[0]
+                except InputError as exc:  # e.g. shorter than one breathing period: no reference, no score
+                    notes.append(f"{s.key}: no {source} reference ({exc})")
         rgb = None
         for m in options["methods"]:
             source = METHODS[m]
@@ -120,7 +123,7 @@ def _session_rows(key: str, options: dict) -> tuple[list[dict], list[str], list[
                         regions.append(region)
                     wave = rppg_pulse(rgb, s.fps, m)
                     est = estimate_rate(wave, s.fps, source, derivative=False, bands=bands, with_series=False)
-            except InputError as exc:
+            except (InputError, RoiNotFoundError) as exc:  # e.g. a session the face detector cannot find
                 notes.append(f"{s.key}: {m} failed ({exc})")
                 continue
             snr = snr_db(est.waveform, s.fps, truth[source], est.band_hz) if source == "pulse" else float("nan")

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from physio.cohort import Cohort
-from physio.errors import CohortSchemaError, InputError, PhysioWarning
+from physio.errors import CohortSchemaError, InputError, PhysioWarning, RoiNotFoundError
 from physio.represent.compute import (
     RepresentationSpec,
     box_from_mask,
@@ -41,7 +41,7 @@ from physio.represent.compute import (
 )
 from physio.roi.crop import detect_box
 
-__all__ = ["ensure_cache", "read_cache", "cache_scale", "session_box", "cache_path", "CacheReader"]
+__all__ = ["ensure_cache", "unusable_sessions", "read_cache", "cache_scale", "session_box", "cache_path", "CacheReader"]
 
 CHUNK_T = 32
 
@@ -125,8 +125,20 @@ class CacheReader:
         inner = f"participants/{p}/sessions/{s}/cache/{key}"
         return self._cohort[inner] if inner in self._cohort and "x" in self._cohort[inner] else None
 
+    def unusable(self, session_key: str, key: str) -> str | None:
+        """Why ``session_key`` has no representation ``key`` (its region was not found when the cache was
+        built: :func:`ensure_cache` records that instead of failing the cohort), or None."""
+        self._open()
+        path = f"{session_key}/{key}"
+        if self._side is not None and path in self._side:
+            reason = self._side[path].attrs.get("unusable")
+            return None if reason is None else str(reason)
+        return None
+
     def require(self, session_key: str, key: str) -> h5py.Group:
         g = self.group(session_key, key)
+        if g is None and self.unusable(session_key, key):
+            raise RoiNotFoundError(f"{session_key}: no representation {key!r}: {self.unusable(session_key, key)}")
         if g is None:
             raise CohortSchemaError(
                 f"{self.cohort_path}: {session_key} has no cached representation {key!r}; compute it first "
@@ -162,6 +174,8 @@ def session_box(session, spec: RepresentationSpec):
         region = spec.roi.split(":", 1)[1]
         try:
             return detect_box(session.iter_frames(chunk=128), session.fps, region, spec.margin, source=session.key)
+        except RoiNotFoundError as exc:
+            raise RoiNotFoundError(f"no {region} detected for roi {spec.roi!r} ({exc})") from exc
         except InputError as exc:
             raise InputError(f"{session.key}: no {region} detected for roi {spec.roi!r}") from exc
     name = spec.roi.split(":", 1)[1]
@@ -171,11 +185,16 @@ def session_box(session, spec: RepresentationSpec):
 
 
 def ensure_cache(cohort_path: str | os.PathLike, spec, device: str = "cpu", progress: bool = True) -> str:
-    """Compute ``spec`` for every session of the cohort that lacks it (in the cache file); return the key."""
+    """Compute ``spec`` for every session of the cohort that lacks it (in the cache file); return the key.
+
+    A session whose region a ``detect:`` representation cannot find (the face detector fails on it) is
+    recorded as unusable with the reason (:meth:`CacheReader.unusable`), with a warning, and the others
+    are cached: one hard session does not stop a cohort's training or evaluation, which then leave it
+    out (and say so).  It is not tried again until the cohort changes (the cache is then rebuilt)."""
     spec = RepresentationSpec.from_dict(spec)
     key = spec.key
     with CacheReader(cohort_path) as reader, Cohort(cohort_path) as c:
-        todo = [s.key for s in c.sessions() if reader.group(s.key, key) is None]
+        todo = [s.key for s in c.sessions() if reader.group(s.key, key) is None and not reader.unusable(s.key, key)]
     if not todo:
         return key
     side = _open_sidecar(cohort_path, "a")
@@ -183,10 +202,24 @@ def ensure_cache(cohort_path: str | os.PathLike, spec, device: str = "cpu", prog
         with Cohort(cohort_path) as c:
             bar = tqdm(todo, desc=f"caching {key}", disable=not progress, leave=False, dynamic_ncols=True)
             for skey in bar:
-                _cache_session(side, c[skey], spec, key, device)
+                try:
+                    _cache_session(side, c[skey], spec, key, device)
+                except RoiNotFoundError as exc:
+                    path = f"{skey}/{key}"
+                    if path in side:
+                        del side[path]
+                    side.create_group(path).attrs["unusable"] = str(exc)
+                    side.flush()
+                    warnings.warn(f"{skey}: left out of {key}: {exc}", PhysioWarning, stacklevel=2)
     finally:
         side.close()
     return key
+
+
+def unusable_sessions(cohort_path: str | os.PathLike, key: str) -> dict[str, str]:
+    """``{session key: reason}`` of the sessions :func:`ensure_cache` left out of representation ``key``."""
+    with CacheReader(cohort_path) as reader, Cohort(cohort_path) as c:
+        return {s.key: r for s in c.sessions() if (r := reader.unusable(s.key, key))}
 
 
 def _cache_session(side: h5py.File, s, spec: RepresentationSpec, key: str, device: str) -> None:

@@ -87,9 +87,14 @@ class BlockDataset(Dataset):
         self.fps: dict[str, float] = {}
         self.items: list[tuple[str, int, int]] = []
         self.labels: dict[str, np.ndarray] = {}
+        self.skipped: dict[str, str] = {}  # sessions whose region was not found when caching: left out
         self.cache = CacheReader(self.path)
         with Cohort(self.path) as c:
             for s in c.sessions(participants=split.participants):
+                reason = self.cache.unusable(s.key, cache_key)
+                if reason is not None:
+                    self.skipped[s.key] = reason
+                    continue
                 n = self.cache.require(s.key, cache_key)["x"].shape[0]
                 y = _labels_for(s, source)[:n]
                 if len(y) != n:

@@ -18,6 +18,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +31,10 @@ from tqdm.auto import tqdm
 from physio.atomic import atomic_torch_save, atomic_write_json
 from physio.cohort import Cohort, split_by_time, split_holdout, split_kfold
 from physio.cohort.digest import cohort_content_sha256
-from physio.errors import InputError
+from physio.errors import InputError, PhysioWarning
 from physio.nets.registry import CHECKPOINT_FORMAT, NETS, build_net, load_checkpoint
 from physio.rates.waveform import estimate_rate, reference_rate
-from physio.represent.cache import ensure_cache, read_cache
+from physio.represent.cache import ensure_cache, read_cache, unusable_sessions
 from physio.train.augment import Augmenter, parse_augment
 from physio.train.data import BlockDataset, collate_blocks
 
@@ -293,6 +294,7 @@ class _Run:
     parts: dict
     world: int
     init: dict | None = None
+    skipped: dict = field(default_factory=dict)  # sessions left out: their region was not found
 
     def checkpoint(self, net, opt, epoch: int, history: list, rng_states: list, best_val: float) -> dict:
         cfg = self.cfg
@@ -318,6 +320,7 @@ class _Run:
             "torch_version": str(torch.__version__),
             "best_val": best_val,
             "init_from": self.init,
+            "skipped_sessions": self.skipped,
         }
 
 
@@ -374,7 +377,11 @@ def train(
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     t0 = time.time()
-    run = _Run(cfg, cohort_path, cache_key, content_hash, parts, world, init)
+    skipped = unusable_sessions(cohort_path, cache_key)
+    if skipped and rank == 0:
+        warnings.warn(f"{len(skipped)} session(s) left out (region not found): {', '.join(sorted(skipped))}",
+                      PhysioWarning, stacklevel=2)
+    run = _Run(cfg, cohort_path, cache_key, content_hash, parts, world, init, skipped)
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
         losses = _train_epoch(model, loader, opt, device, epoch, cfg, progress and rank == 0)
