@@ -351,6 +351,25 @@ def test_temporal_window_stream_equals_block_driver(small_clip, arch, args):
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
 
 
+def test_network_passes_are_bounded_in_pixels_and_do_not_change_the_output(small_clip, monkeypatch):
+    """The streamed temporal mode puts at most NET_PASS_PIXELS through the network at once (one frame at
+    1080p); slicing a window batch that way gives the same frames as one pass."""
+    import physio.magnify.learned.magnifier as lm
+
+    torch.manual_seed(0)
+    mag = LearnedMagnifier("lwmm-m2", factor=8.0, mode="temporal", net=build_net("lwmm-m2", TINY_LWMM),
+                           band_hz=(1.0, 4.0), batch_frames=4)
+    assert [len(s) for s in mag._passes(torch.zeros(5, 3, 1080, 1920))] == [1] * 5
+    assert [len(s) for s in mag._passes(torch.zeros(5, 3, 480, 640))] == [4, 1]
+    clip = small_clip[:, :30, :42]
+    chunks = lambda: (clip[i : i + 5] for i in range(0, len(clip), 5))  # noqa: E731
+    whole = np.concatenate(list(magnify_stream(mag, chunks(), 30.0, block_frames=8)))
+    monkeypatch.setattr(lm, "NET_PASS_PIXELS", 30 * 42)  # one frame a pass
+    mag.reset()
+    sliced = np.concatenate(list(magnify_stream(mag, chunks(), 30.0, block_frames=8)))
+    assert np.abs(whole.astype(int) - sliced.astype(int)).max() <= 1
+
+
 def test_static_reference_is_kept_across_blocks(small_clip):
     net = build_net("lwmm-m2", TINY_LWMM)
     mag = LearnedMagnifier("lwmm-m2", factor=5.0, mode="static", net=net)

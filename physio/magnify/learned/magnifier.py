@@ -49,6 +49,10 @@ __all__ = ["LearnedMagnifier", "MODES", "learned_magnify"]
 
 MODES = ("dynamic", "static", "temporal")
 
+NET_PASS_PIXELS = 2_100_000
+"""Most pixels the streamed temporal mode puts through the network at once (one 1920 × 1080 frame;
+four 640 × 480 frames, as ``batch_frames``)."""
+
 
 def _check_frames(frames: object, who: str) -> Tensor:
     if not isinstance(frames, Tensor) or not frames.is_floating_point():
@@ -254,15 +258,27 @@ class LearnedMagnifier(Magnifier):
     def _stream_setup(self, h: int, w: int, x: Tensor) -> None:
         pass
 
+    def _passes(self, x: Tensor):
+        """``x`` in slices the network takes at once: at most ``batch_frames`` frames and
+        :data:`NET_PASS_PIXELS` pixels (one 1080p frame: the activations of the full-resolution layers
+        are what bound memory there; measured, LW-MM M1 at 1920 × 1080 two frames a pass: 2,064 MB)."""
+        h, w = x.shape[-2:]
+        step = max(1, min(self.batch_frames, NET_PASS_PIXELS // max(1, h * w)))
+        return (x[i : i + step] for i in range(0, len(x), step))
+
     def _analyse(self, x: Tensor) -> list[Tensor]:
-        return [self._codes(self._pad(x * 2 - 1)[0])]
+        return [torch.cat([self._codes(self._pad(xs * 2 - 1)[0]) for xs in self._passes(x)])]
 
     def _filter_rows(self, window, fps, start, stop):
         return filter_rows(self._filter, window, fps, start, stop)
 
     def _synthesise(self, x: Tensor, filtered: list[Tensor]) -> Tensor:
-        xp, (h, w) = self._pad(x * 2 - 1)
-        return (self._from_band(xp, filtered[0].to(xp.dtype))[..., :h, :w] + 1) / 2
+        out, i = [], 0
+        for xs in self._passes(x):
+            xp, (h, w) = self._pad(xs * 2 - 1)
+            out.append((self._from_band(xp, filtered[0][i : i + len(xs)].to(xp.dtype))[..., :h, :w] + 1) / 2)
+            i += len(xs)
+        return torch.cat(out)
 
 
 def learned_magnify(frames: Tensor, fps: float, **kwargs) -> Tensor:
