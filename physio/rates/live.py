@@ -255,9 +255,6 @@ class LiveFaces:
         self.step = max(1, int(round(kwargs.get("update_s", UPDATE_S) * fps)))
         with native_logs_quiet():
             self._det = scanner or FaceDetectionDetector(model_selection=1)
-            if scanner is None:  # MediaPipe's graph logs on its first inference, from its own threads:
-                self._det.detect_all(np.zeros((64, 64, 3), np.uint8))  # let it do so while fd 2 is quiet
-                time.sleep(0.1)
         self._own_det = scanner is None
         self.tracks: list = []
         self.members: dict[int, tuple[tuple | None, LiveRates]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,6 +103,19 @@ def native_logs_quiet() -> Iterator[None]:
         os.close(null)
 
 
+WARM_UP_S = 0.1
+"""How long a new MediaPipe graph is given, fd 2 still quiet, to print the log lines of its first inference."""
+
+
+def _warm_up(process) -> None:
+    """Run a new MediaPipe graph once on a blank frame while fd 2 is quiet, and give its threads
+    :data:`WARM_UP_S` to log: their "Created TensorFlow Lite XNNPACK delegate" / "Feedback manager" lines come
+    asynchronously after the first inference, so a quiet block around each later call does not catch them."""
+    with native_logs_quiet():
+        process(np.zeros((64, 64, 3), np.uint8))
+        time.sleep(WARM_UP_S)
+
+
 def _mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO/WARNING lines
     with native_logs_quiet():
@@ -160,6 +174,7 @@ class MeshDetector:
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=False,
                 min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+        _warm_up(self._mesh.process)
 
     def detect(self, frame: np.ndarray, prior: np.ndarray | None = None) -> Detection | None:
         f = _check_frame(frame)
@@ -193,6 +208,7 @@ class FaceDetectionDetector:
         with native_logs_quiet():
             self._det = mp.solutions.face_detection.FaceDetection(
                 model_selection=model_selection, min_detection_confidence=min_detection_confidence)
+        _warm_up(self._det.process)
 
     def detect_all(self, frame: np.ndarray) -> list[Detection]:
         """Every face BlazeFace finds in the frame (several people: :mod:`physio.roi.faces`)."""
@@ -344,6 +360,7 @@ class PoseDetector:
                 static_image_mode=static_image_mode, model_complexity=model_complexity, smooth_landmarks=True,
                 enable_segmentation=False, min_detection_confidence=min_detection_confidence,
                 min_tracking_confidence=min_tracking_confidence)
+        _warm_up(self._pose.process)
         self.min_visibility = float(min_visibility)
 
     def detect(self, frame: np.ndarray, face_box: np.ndarray | None = None) -> Detection | None:
