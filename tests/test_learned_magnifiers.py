@@ -370,6 +370,28 @@ def test_network_passes_are_bounded_in_pixels_and_do_not_change_the_output(small
     assert np.abs(whole.astype(int) - sliced.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("method", ["oh", "lwmm-m1", "lwmm-m2"])
+def test_large_frames_go_through_the_network_in_bands_with_the_same_result(method, monkeypatch):
+    """A frame above TILE_PIXELS is encoded and decoded in horizontal bands with TILE_HALO rows of context:
+    the shipped networks' receptive fields fit in the halo, so the bands give the whole frame's features
+    and output (here three bands of a 264 × 200 frame)."""
+    import physio.magnify.learned.magnifier as lm
+    from physio.magnify.registry import get_magnifier
+
+    m = get_magnifier(method, learned_mode="temporal", band_hz=(0.7, 2.5))
+    xp, _ = m._pad(torch.rand(1, 3, 264, 200, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    with torch.inference_mode():
+        whole_codes = m._banded_codes(xp)
+        whole = m._banded_from_band(xp, whole_codes)
+        monkeypatch.setattr(lm, "TILE_PIXELS", 264 * 200 // 3)
+        assert len(m._bands(*xp.shape[-2:])) == 3
+        codes = m._banded_codes(xp)
+        out = m._banded_from_band(xp, whole_codes)
+    assert torch.allclose(codes, whole_codes, atol=1e-5) and torch.allclose(out, whole, atol=1e-5)
+    monkeypatch.undo()
+    assert len(m._bands(1088, 1920)) == 3 and len(m._bands(480, 640)) == 1  # 1080p: three bands; VGA: one
+
+
 def test_static_reference_is_kept_across_blocks(small_clip):
     net = build_net("lwmm-m2", TINY_LWMM)
     mag = LearnedMagnifier("lwmm-m2", factor=5.0, mode="static", net=net)

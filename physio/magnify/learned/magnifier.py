@@ -53,6 +53,14 @@ NET_PASS_PIXELS = 2_100_000
 """Most pixels the streamed temporal mode puts through the network at once (one 1920 × 1080 frame;
 four 640 × 480 frames, as ``batch_frames``)."""
 
+TILE_PIXELS = 800_000
+"""A frame larger than this goes through the network in horizontal bands (:meth:`LearnedMagnifier._bands`):
+the full-resolution layers' activations of one 1080p frame took 1.6 GB (LW-MM M1)."""
+
+TILE_HALO = 64
+"""Rows of context above and below each band, beyond the networks' receptive field (so the bands'
+cores equal the whole frame's result; tested)."""
+
 
 def _check_frames(frames: object, who: str) -> Tensor:
     if not isinstance(frames, Tensor) or not frames.is_floating_point():
@@ -266,8 +274,33 @@ class LearnedMagnifier(Magnifier):
         step = max(1, min(self.batch_frames, NET_PASS_PIXELS // max(1, h * w)))
         return (x[i : i + step] for i in range(0, len(x), step))
 
+    def _bands(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
+        """Row bands ``(lo, a, b, hi)`` of a padded ``h × w`` frame: cores ``[a, b)`` cover the frame, each
+        read with :data:`TILE_HALO` rows of context ``[lo, hi)``; all multiples of the network's multiple
+        (its strides).  One band for a frame of at most :data:`TILE_PIXELS`."""
+        m = 4 * self._net.multiple  # the features' rows stay whole at every stride
+        n = math.ceil(h * w / TILE_PIXELS)
+        if n <= 1:
+            return [(0, 0, h, h)]
+        core = math.ceil(h / n / m) * m
+        halo = math.ceil(TILE_HALO / m) * m
+        return [(max(0, a - halo), a, min(h, a + core), min(h, a + core + halo)) for a in range(0, h, core)]
+
+    def _banded_codes(self, xp: Tensor) -> Tensor:
+        parts = []
+        for lo, a, b, hi in self._bands(*xp.shape[-2:]):
+            c = self._codes(xp[..., lo:hi, :])
+            s = (hi - lo) // c.shape[-2]
+            parts.append(c[..., (a - lo) // s : (b - lo) // s, :])
+        return torch.cat(parts, dim=-2)
+
+    def _banded_from_band(self, xp: Tensor, band: Tensor) -> Tensor:
+        s = xp.shape[-2] // band.shape[-2]
+        return torch.cat([self._from_band(xp[..., lo:hi, :], band[..., lo // s : hi // s, :])[..., a - lo : b - lo, :]
+                          for lo, a, b, hi in self._bands(*xp.shape[-2:])], dim=-2)
+
     def _analyse(self, x: Tensor) -> list[Tensor]:
-        return [torch.cat([self._codes(self._pad(xs * 2 - 1)[0]) for xs in self._passes(x)])]
+        return [torch.cat([self._banded_codes(self._pad(xs * 2 - 1)[0]) for xs in self._passes(x)])]
 
     def _filter_rows(self, window, fps, start, stop):
         return filter_rows(self._filter, window, fps, start, stop)
@@ -276,7 +309,7 @@ class LearnedMagnifier(Magnifier):
         out, i = [], 0
         for xs in self._passes(x):
             xp, (h, w) = self._pad(xs * 2 - 1)
-            out.append((self._from_band(xp, filtered[0][i : i + len(xs)].to(xp.dtype))[..., :h, :w] + 1) / 2)
+            out.append((self._banded_from_band(xp, filtered[0][i : i + len(xs)].to(xp.dtype))[..., :h, :w] + 1) / 2)
             i += len(xs)
         return torch.cat(out)
 
