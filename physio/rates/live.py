@@ -89,12 +89,9 @@ class LiveRates:
         self.br_n = int(round(br_window_s * fps))
         self.step = max(1, int(round(update_s * fps)))
         self.tracker = RoiTracker(detector, every=every, fps=fps)
-        n = max(self.hr_n, self.br_n)
         self._rgb: deque = deque(maxlen=self.hr_n)
         self._dy: deque = deque(maxlen=self.br_n)
-        self._arrival: deque = deque(maxlen=n)
         self._prev_grey: np.ndarray | None = None
-        self._prev_torso = None
         self._count = 0
         self.last_roi = None
         self.last_wave: np.ndarray | None = None  # the latest HR window's pulse waveform (for a display)
@@ -127,11 +124,10 @@ class LiveRates:
         found = roi.face_box is not None and roi.face_status != "missing"
         self._rgb.append(masked_mean(img, roi.face_mask(img)) if found else np.full(3, np.nan))
         self._dy.append(self._torso_shift(img, roi.torso_box if found else None))
-        self._arrival.append(frame.arrival)
         self._count += 1
         if self._count < self.hr_n or (self._count - self.hr_n) % self.step:
             return None
-        return self._estimate(frame, roi)
+        return self._estimate(frame, roi)  # its latency: from this frame's arrival
 
     def _estimate(self, frame: LiveFrame, roi) -> dict:
         out: dict = {"t": round(frame.t, 3), "hr_bpm": None, "br_bpm": None, "quality": {"hr_db": None, "br_db": None},
@@ -169,7 +165,7 @@ class LiveRates:
                 out["br_status"] = "ok"
             except InputError as exc:
                 out["br_status"] = str(exc)
-        out["latency_ms"] = round(1000.0 * (time.perf_counter() - self._arrival[-1]), 1)
+        out["latency_ms"] = round(1000.0 * (time.perf_counter() - frame.arrival), 1)
         return out
 
 
