@@ -13,6 +13,7 @@ from torch import nn
 from physio.errors import InputError
 from physio.magnify.base import Magnifier, blocked_stream, magnify_stream, to_tensor
 from physio.magnify.learned.magnifier import LearnedMagnifier
+from physio.magnify.learned.blocks import ThesisNet, alpha_tensor
 from physio.magnify.learned.nets import build_net
 from physio.evaluation.circles import (
     BenchMethod,
@@ -390,6 +391,44 @@ def test_large_frames_go_through_the_network_in_bands_with_the_same_result(metho
     assert torch.allclose(codes, whole_codes, atol=1e-5) and torch.allclose(out, whole, atol=1e-5)
     monkeypatch.undo()
     assert len(m._bands(1088, 1920)) == 3 and len(m._bands(480, 640)) == 1  # 1080p: three bands; VGA: one
+
+
+def test_bands_follow_each_networks_locality_and_halo():
+    """MD-MM (a Fourier transform of the whole frame) is never cut into bands; HMN and σ-θ Net get
+    their own, wider halo (their receptive fields exceed the default 64 rows)."""
+    from physio.magnify.learned.magnifier import TILE_HALO
+
+    assert LearnedMagnifier("mdmm-d2", net=build_net("mdmm-d2"))._bands(1080, 1920) == [(0, 0, 1080, 1080)]
+    for arch, halo in (("hmn-m2", 128), ("sigma-theta", 136), ("lwmm-m2", TILE_HALO)):
+        bands = LearnedMagnifier(arch, net=build_net(arch))._bands(1088, 1920)
+        assert len(bands) == 3
+        assert all(a - lo >= min(halo, a) and hi - b >= min(halo, 1088 - b) for lo, a, b, hi in bands)
+        assert bands[1][1] - bands[1][0] < halo + 16  # no more context than asked (rounded to the stride)
+
+
+class _LinearThesisNet(ThesisNet):
+    """The ideal first-order magnifier ``cur + (alpha − 1)(cur − ref)`` with the ThesisNet defaults."""
+
+    def forward(self, ref, cur, alpha, return_aux=False):
+        return cur + (alpha_tensor(alpha, cur) - 1) * (cur - ref)
+
+
+def test_thesis_nets_temporal_mode_magnifies_the_band_passed_pixels(monkeypatch):
+    """The default temporal mode of the ch. 4–7 networks hands the pair (x − bp(x), x) to the network: for
+    the ideal linear magnifier that is linear EVM, x + (alpha − 1)·bp(x), with the same filter."""
+    import physio.magnify.learned.nets as nets
+
+    monkeypatch.setitem(nets.ARCHS, "linear-test", (_LinearThesisNet, {}))
+    t = np.arange(90) / 30.0
+    frames = torch.full((90, 3, 8, 8), 0.5) + 0.01 * torch.sin(torch.as_tensor(2 * np.pi * 1.5 * t, dtype=torch.float32)).view(-1, 1, 1, 1)
+    frames = frames + 0.02 * torch.sin(torch.as_tensor(2 * np.pi * 0.1 * t, dtype=torch.float32)).view(-1, 1, 1, 1)
+    mag = LearnedMagnifier("linear-test", factor=6.0, mode="temporal", band_hz=(1.0, 2.0), net=_LinearThesisNet())
+    out = mag.process(frames, 30.0)
+    band = mag._filter(frames * 2 - 1, 30.0)  # the filter works in the network's [-1, 1] range
+    expected = frames + 5.0 * band / 2
+    assert torch.allclose(out, expected, atol=1e-5)
+    gain = float((out - frames)[30:60].std() / (0.01 * np.sqrt(0.5)))
+    assert 4.0 < gain < 6.0  # the 1.5 Hz tone grows by ≈ alpha − 1 = 5 (filter gain ≤ 1); the 0.1 Hz drift does not
 
 
 def test_static_reference_is_kept_across_blocks(small_clip):

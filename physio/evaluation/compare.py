@@ -47,6 +47,7 @@ from physio.figures.compare import write_figures
 from physio.io import VideoReader
 from physio.magnify.ascent import ascent_l1_norms, gradient_ascent
 from physio.magnify.deepmag import DEFAULT_GAMMA
+from physio.magnify.learned.catalog import LEARNED as LEARNED_MAGNIFIERS
 from physio.magnify.learned.weights import default_weights_path
 from physio.magnify.outputs import PixelTraceRecorder, ScanlineRecorder, magnify_pairs
 from physio.magnify.registry import available, get_magnifier
@@ -68,7 +69,10 @@ BANDS = BANDS_HZ["deepmag"]
 DEFAULT_METHODS = {"pulse": ("deepmag", "evm", "vam"), "resp": ("deepmag", "phase", "vam")}
 """The paper's baselines: EVM and VAM for colour; phase-based EVM and VAM (and Oh et al.) for motion."""
 
-LEARNED = ("oh", "lwmm-m1", "lwmm-m2")
+LEARNED = tuple(LEARNED_MAGNIFIERS)
+DEFAULT_LEARNED = ("oh", "lwmm-m1", "lwmm-m2")
+"""The learned magnifiers a default respiration comparison adds (when shipped); the thesis' ch. 4–7
+networks (:data:`LEARNED`) run when named in ``--methods``."""
 
 
 def default_methods(source: str) -> list[str]:
@@ -76,7 +80,7 @@ def default_methods(source: str) -> list[str]:
     shipped in ``models/`` (the paper compared Oh et al. on motion only)."""
     methods = list(DEFAULT_METHODS[source])
     if source == "resp":
-        methods += [m for m in LEARNED if default_weights_path(m).exists()]
+        methods += [m for m in DEFAULT_LEARNED if default_weights_path(m).exists()]
     return methods
 
 

@@ -15,12 +15,13 @@ from physio.figures.magnification import (
     pixel_trace_figure,
     scanline_figure,
 )
+from physio.magnify.learned.catalog import LEARNED
 from physio.figures.rates import bland_altman_plot
 
 __all__ = ["write_figures", "label"]
 
 _LABEL = {"original": "original", "deepmag": "DeepMag", "evm": "EVM", "phase": "phase EVM", "vam": "VAM",
-          "oh": "Oh et al.", "lwmm-m1": "LW-MM M1", "lwmm-m2": "LW-MM M2",
+          **{name: entry.label for name, entry in LEARNED.items()},
           "deepmag-nol1": "DeepMag, no L1 norm", "deepmag-nosign": "DeepMag, no sign corr.",
           "deepmag-signsample": "DeepMag, per-sample sign", "deepmag-full": "DeepMag, whole frame"}
 

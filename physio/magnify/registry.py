@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from physio.errors import InputError, PhysioWarning
+from physio.magnify.learned.catalog import LEARNED
 
 if TYPE_CHECKING:  # pragma: no cover
     from physio.magnify.base import Magnifier
@@ -165,12 +166,9 @@ MAGNIFIERS: dict[str, MethodSpec] = {
         ),
     ),
     **{
-        arch: MethodSpec(f"physio.magnify.learned.factory:make_{arch.replace('-', '_')}", help_, _LEARNED_OPTIONS)
-        for arch, help_ in (
-            ("oh", "learning-based motion magnification (Oh et al. 2018); needs models/oh2018.pt"),
-            ("lwmm-m1", "lightweight proxy-trained magnifier M1, C=24 (Singh et al. 2023); needs models/lwmm_m1.pt"),
-            ("lwmm-m2", "lightweight proxy-trained magnifier M2, C=8 (Singh et al. 2023); needs models/lwmm_m2.pt"),
-        )
+        arch: MethodSpec(f"physio.magnify.learned.factory:make_{arch.replace('-', '_')}",
+                         f"{entry.help}; needs models/{entry.file}", _LEARNED_OPTIONS)
+        for arch, entry in LEARNED.items()
     },
 }
 """Registered methods.  Factories are ``"module:attribute"`` strings imported on first use, so listing

@@ -16,6 +16,10 @@
   ``L_A = |φ(A) − F_t| + |φ(A) − F_{t−1}|`` against the clean frames (average-pooled to φ's half
   resolution) and the proxy feature loss ``L_M = |(E*_a − E*_b)·M_f − (E_a − E_b)·M_f|``, the frozen
   proxy seeing the clean frames while the model sees the noisy ones.
+* :class:`ThesisObjective` — the networks of thesis ch. 4–7 (:class:`~.blocks.ThesisNet`):
+  ``10·L1 + 0.1·L_p + L_edge`` (Eq. 5.x, 6.x, 7.x share it) plus the network's own terms
+  (``net.extra_losses``: MD-MM's phase and amplitude L1, HMN's contrastive loss), each weighted by the
+  :class:`LossWeights` field of its name.
 
 A *batch* is a dict of float tensors in ``[-1, 1]``: ``a`` (reference, noisy), ``b`` (current,
 noisy), ``a_clean``, ``b_clean``, ``y`` (magnified target, clean), ``b_pert`` (perturbed current,
@@ -44,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from physio.errors import InputError
-from physio.magnify.learned.nets import LWMMNet, OhNet
+from physio.magnify.learned.nets import LWMMNet, OhNet, ThesisNet
 
 __all__ = [
     "edge_loss",
@@ -55,6 +59,7 @@ __all__ = [
     "LossWeights",
     "OhObjective",
     "LWMMObjective",
+    "ThesisObjective",
     "make_objective",
 ]
 
@@ -239,6 +244,9 @@ class LossWeights:
     appearance: float = 1.0
     proxy: float = 1.0
     oh_regularizer: float = 0.1
+    phase: float = 1.0  # MD-MM: L1 of the output's Fourier phase against the target's (thesis Eq. 5.x)
+    amplitude: float = 1.0  # MD-MM: L1 of the Fourier amplitude
+    contrastive: float = 1.0  # HMN: contrastive loss of the fine-tuning stage (thesis ch. 7)
 
     def __post_init__(self) -> None:
         for k, v in vars(self).items():
@@ -311,11 +319,58 @@ class LWMMObjective:
         return d
 
 
+class ThesisObjective:
+    """``10·L1 + 0.1·L_p + L_edge + Σ_k w_k · net.extra_losses(...)[k]`` (see the module notes).
+
+    ``proxy`` (frozen, noise-free) and ``previous`` (the network's own snapshot from the end of the last
+    epoch; set by the training loop) are handed to ``extra_losses``; a term whose weight is 0 is skipped.
+    """
+
+    def __init__(self, net: ThesisNet, weights: LossWeights, perceptual: PerceptualLoss | None = None,
+                 proxy: nn.Module | None = None) -> None:
+        self.net, self.w, self.perceptual, self.proxy = net, weights, perceptual, proxy
+        self.previous: nn.Module | None = None
+        if proxy is not None:
+            proxy.requires_grad_(False).eval()
+
+    def __call__(self, batch: dict) -> tuple[Tensor, dict]:
+        net, w = self.net, self.w
+        out, aux = net(batch["a"], batch["b"], batch["alpha"], return_aux=True)
+        y = batch["y"]
+        parts = {"l1": (out - y).abs().mean()}
+        total = w.l1 * parts["l1"]
+        if w.edge > 0:
+            parts["edge"] = edge_loss(out, y)
+            total = total + w.edge * parts["edge"]
+        if w.perceptual > 0 and self.perceptual is not None:
+            parts["perceptual"] = self.perceptual(out, y)
+            total = total + w.perceptual * parts["perceptual"]
+        for k, v in net.extra_losses(batch, out, aux, proxy=self.proxy, previous=self.previous).items():
+            weight = getattr(w, k, None)
+            if weight is None:
+                raise InputError(f"{type(net).__name__}: loss term {k!r} has no weight in LossWeights")
+            if weight > 0:
+                parts[k] = v
+                total = total + weight * v
+        return total, {k: float(v.detach()) for k, v in parts.items()} | {"total": float(total.detach())}
+
+    def describe(self) -> dict:
+        d = {"objective": "thesis", "weights": {k: getattr(self.w, k) for k in ("l1", "perceptual", "edge")},
+             "extra": {k: getattr(self.w, k) for k in ("phase", "amplitude", "contrastive")},
+             "proxy": self.proxy is not None}
+        if self.perceptual is not None:
+            d["perceptual"] = self.perceptual.describe()
+        return d
+
+
 def make_objective(net: nn.Module, weights: LossWeights, perceptual: PerceptualLoss | None = None,
                    proxy: nn.Module | None = None):
-    """The objective that belongs to ``net``'s class (:class:`OhObjective` or :class:`LWMMObjective`)."""
+    """The objective that belongs to ``net``'s class (:class:`OhObjective`, :class:`LWMMObjective` or
+    :class:`ThesisObjective`)."""
     if isinstance(net, OhNet):
         return OhObjective(net, weights)
     if isinstance(net, LWMMNet):
         return LWMMObjective(net, weights, perceptual, proxy)
+    if isinstance(net, ThesisNet):
+        return ThesisObjective(net, weights, perceptual, proxy)
     raise InputError(f"no objective for network class {type(net).__name__}")

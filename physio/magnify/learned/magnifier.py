@@ -18,6 +18,8 @@ on a video.  With ``factor = alpha``, motion between the frame pair the network 
   other and so have no per-frame code: each frame is encoded as the pair ``(F_t, F_t)``, and the
   manipulator gets ``(E_a − E_b)_t + bp((E_a + E_b)/2)_t`` — the band-passed code plus the no-motion
   offset (zero with the default shared-weight encoder; the unshared variant's streams differ).  The
+  networks of thesis ch. 4–7 (:class:`~.blocks.ThesisNet`) give their own code, by default the frame
+  itself: the pair ``(F_t − bp(F)_t, F_t)`` (see :mod:`.blocks`).  The
   band-pass is a :class:`physio.magnify.temporal.TemporalFilter` (``filter``: ``"butter"`` zero-phase
   by default, ``"ideal"``, ``"iir"`` …); it needs the filter's margin of context.  Memory: one
   feature map ``(2C or 32) × H/2 × W/2`` floats per frame of the temporal window (≈ 10–15 MB per
@@ -40,7 +42,7 @@ from torch import Tensor, nn
 from physio.device import resolve_device
 from physio.errors import InputError
 from physio.magnify.base import Magnifier, blocked_stream
-from physio.magnify.learned.nets import ARCHS, LWMMNet, OhNet
+from physio.magnify.learned.nets import ARCHS, LWMMNet, OhNet, ThesisNet
 from physio.magnify.learned.weights import default_weights_path, load_weights
 from physio.magnify.temporal import BANDPASS_KINDS, TemporalFilter
 from physio.magnify.window import filter_rows, window_stream
@@ -236,6 +238,8 @@ class LearnedMagnifier(Magnifier):
         if isinstance(net, LWMMNet):
             ea, eb, _, _ = net.encode(x, x)
             return (ea + eb) / 2
+        if isinstance(net, ThesisNet):
+            return net.codes(x)
         raise InputError(f"{self.name}: temporal mode does not support {type(net).__name__}")  # pragma: no cover
 
     def _from_band(self, x: Tensor, band: Tensor) -> Tensor:
@@ -244,6 +248,8 @@ class LearnedMagnifier(Magnifier):
         if isinstance(net, OhNet):
             texture, shape = net.encode(x)
             return net.decode(texture, net.manipulate(shape, band, self.factor))
+        if isinstance(net, ThesisNet):
+            return net.from_band(x, band, self.factor)
         ea, eb, ta, tb = net.encode(x, x)
         return net.decoder(net.appear(ta, tb) + net.manipulate((ea - eb) + band, self.factor))
 
@@ -276,14 +282,15 @@ class LearnedMagnifier(Magnifier):
 
     def _bands(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         """Row bands ``(lo, a, b, hi)`` of a padded ``h × w`` frame: cores ``[a, b)`` cover the frame, each
-        read with :data:`TILE_HALO` rows of context ``[lo, hi)``; all multiples of the network's multiple
-        (its strides).  One band for a frame of at most :data:`TILE_PIXELS`."""
+        read with :data:`TILE_HALO` rows of context ``[lo, hi)`` (or the network's own ``halo``); all multiples of the network's multiple
+        (its strides).  One band for a frame of at most :data:`TILE_PIXELS`, or for a network that is not
+        ``local`` (MD-MM: a Fourier transform of the whole frame)."""
         m = 4 * self._net.multiple  # the features' rows stay whole at every stride
         n = math.ceil(h * w / TILE_PIXELS)
-        if n <= 1:
+        if n <= 1 or not getattr(self._net, "local", True):
             return [(0, 0, h, h)]
         core = math.ceil(h / n / m) * m
-        halo = math.ceil(TILE_HALO / m) * m
+        halo = math.ceil(getattr(self._net, "halo", TILE_HALO) / m) * m
         return [(max(0, a - halo), a, min(h, a + core), min(h, a + core + halo)) for a in range(0, h, core)]
 
     def _banded_codes(self, xp: Tensor) -> Tensor:

@@ -49,55 +49,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from physio.errors import InputError
+from physio.magnify.learned.blocks import ResBlock, SharedResBlock, ThesisNet, alpha_tensor, check_pair, conv
+# thesis ch. 4-7 networks (each module has its own ARCHS and PUBLISHED, merged below)
+from physio.magnify.learned import hmn, kldnas, mdmm, sigma_theta
 
-__all__ = ["ResBlock", "SharedResBlock", "OhNet", "LWMMNet", "ARCHS", "PUBLISHED", "build_net", "alpha_tensor"]
+__all__ = ["ResBlock", "SharedResBlock", "ThesisNet", "OhNet", "LWMMNet", "ARCHS", "PUBLISHED", "build_net", "alpha_tensor"]
 
-
-def alpha_tensor(alpha, like: Tensor) -> Tensor:
-    """``alpha`` (float, 0-d or ``(B,)``) as a ``(B, 1, 1, 1)`` tensor on ``like``'s device and dtype."""
-    a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
-    if a.ndim == 0:
-        a = a.expand(like.shape[0])
-    if a.ndim != 1 or a.shape[0] != like.shape[0]:
-        raise InputError(f"alpha must be a scalar or have shape ({like.shape[0]},), got {tuple(a.shape)}")
-    return a.view(-1, 1, 1, 1)
-
-
-def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
-
-
-class ResBlock(nn.Module):
-    """``x + conv(relu(conv(x)))`` with 3×3 convolutions of ``ch`` channels."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv1, self.conv2 = _conv(ch, ch), _conv(ch, ch)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
-
-
-class SharedResBlock(nn.Module):
-    """Feature-sharing residual block: ``x + conv(relu(conv(concat(x, peer))))``.
-
-    ``peer`` is the other encoder stream's input to its own block at the same depth.
-    """
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv1, self.conv2 = _conv(2 * ch, ch), _conv(ch, ch)
-
-    def forward(self, x: Tensor, peer: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(torch.cat([x, peer], dim=1))))
-
-
-def _check_pair(ref: Tensor, cur: Tensor, multiple: int, who: str) -> None:
-    if ref.ndim != 4 or ref.shape[1] != 3 or ref.shape != cur.shape:
-        raise InputError(f"{who}: ref and cur must both be (B, 3, H, W); got {tuple(ref.shape)} and {tuple(cur.shape)}")
-    h, w = ref.shape[-2:]
-    if h % multiple or w % multiple:
-        raise InputError(f"{who}: frame size {h}×{w} must be a multiple of {multiple} (pad the frames)")
+_conv, _check_pair = conv, check_pair
 
 
 class OhNet(nn.Module):
@@ -270,7 +228,12 @@ PUBLISHED = {
     "lwmm-m1": {"params_m": 1.10, "gflops_720": 375.5, "runtime_ms_720_rtx2080": 142},
     "lwmm-m2": {"params_m": 0.12, "gflops_720": 42.4, "runtime_ms_720_rtx2080": 38},
 }
-"""Thesis Table 3.2 (720×720, RTX 2080)."""
+"""Thesis Table 3.2 (720×720, RTX 2080); the modules of ch. 4–7 add their tables' rows."""
+
+THESIS_MODULES: tuple = (kldnas, mdmm, sigma_theta, hmn)
+"""Modules of the thesis' ch. 4–7 networks; each has its own ``ARCHS`` and ``PUBLISHED``, merged here."""
+ARCHS.update({name: spec for module in THESIS_MODULES for name, spec in module.ARCHS.items()})
+PUBLISHED.update({name: row for module in THESIS_MODULES for name, row in module.PUBLISHED.items()})
 
 
 def build_net(arch: str, arch_args: dict | None = None) -> nn.Module:

@@ -11,6 +11,11 @@ One loop for every architecture: the network comes from :func:`.nets.build_net`,
 * **Proxy stage** (LW-MM with ``loss.proxy > 0`` and no ``proxy`` file) — the same architecture is
   first trained for ``proxy_steps`` on noise-free inputs in ``OUT/proxy/``, then frozen; the main
   stage trains on noisy inputs with the proxy feature loss ``L_M`` (thesis §3.1).
+* **Previous-epoch snapshot** (``epoch_steps > 0``) — from step ``finetune_from`` on, a frozen copy of
+  the network is taken every ``epoch_steps`` steps and handed to the objective (HMN's contrastive
+  loss compares its features with the previous epoch's, thesis ch. 7); before the first snapshot the
+  terms that need it are off, so ``finetune_from`` is where the fine-tuning stage begins.  The
+  snapshot is kept in the checkpoint, so a resumed run continues exactly.
 * **Checkpoints** — ``OUT/last.pt`` (and ``OUT/proxy/last.pt``) every ``checkpoint_every`` steps, at
   the end, at the wall-time budget ``max_wall_s`` and on Ctrl-C; written to a temporary file and
   renamed, so an interrupted run never leaves a broken checkpoint.  Each holds the config, model,
@@ -40,7 +45,7 @@ from physio.atomic import atomic_torch_save, atomic_write_text
 from physio.errors import DivergenceError, InputError
 from physio.magnify.learned.data import NoiseConfig, SynthConfig, make_batch, open_pairs
 from physio.magnify.learned.losses import LossWeights, PerceptualLoss, make_objective
-from physio.magnify.learned.nets import ARCHS, LWMMNet, build_net
+from physio.magnify.learned.nets import ARCHS, LWMMNet, ThesisNet, build_net
 from physio.magnify.learned.weights import load_weights, save_weights
 from physio.nets.registry import read_torch_file
 
@@ -75,6 +80,8 @@ class MagTrainConfig:
     log_every: int = 10
     val_every: int = 200
     val_samples: int = 16
+    epoch_steps: int = 0  # > 0: a frozen snapshot of the net every epoch_steps steps for the objective
+    finetune_from: int = 0  # first snapshot at this step (HMN: the contrastive fine-tuning stage)
     max_wall_s: float = 0.0  # per stage and invocation; 0: no budget
     threads: int = 0
     device: str = "cpu"
@@ -93,16 +100,19 @@ class MagTrainConfig:
                 raise InputError(f"{k} must be ≥ 1, got {getattr(self, k)}")
         if self.proxy_steps < 0 or self.val_samples < 0 or self.val_every < 0:
             raise InputError("proxy_steps, val_samples and val_every must be ≥ 0")
+        if self.epoch_steps < 0 or self.finetune_from < 0:
+            raise InputError("epoch_steps and finetune_from must be ≥ 0")
         if self.lr <= 0:
             raise InputError(f"lr must be > 0, got {self.lr}")
 
     def needs_proxy_stage(self) -> bool:
-        return self.loss.proxy > 0 and not self.proxy and issubclass(ARCHS[self.arch][0], LWMMNet)
+        cls = ARCHS[self.arch][0]
+        return self.loss.proxy > 0 and not self.proxy and (issubclass(cls, LWMMNet) or getattr(cls, "uses_proxy", False))
 
     def proxy_config(self) -> "MagTrainConfig":
         """The noise-free proxy stage: same net and data, no noise, no proxy loss."""
         d = dataclasses.asdict(self)
-        d.update(name=f"{self.name}_proxy", steps=self.proxy_steps, proxy="")
+        d.update(name=f"{self.name}_proxy", steps=self.proxy_steps, proxy="", epoch_steps=0, finetune_from=0)
         d["noise"]["kind"] = "none"
         d["loss"]["proxy"] = 0.0
         return MagTrainConfig(**d)
@@ -152,6 +162,13 @@ def _noise_gen(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) * 1_000_000_007 + int(step))
 
 
+def _set_previous(objective, cfg: MagTrainConfig, state: dict, device) -> None:
+    """Hand the objective a frozen copy of the network with ``state`` (the previous epoch's weights)."""
+    prev = build_net(cfg.arch, cfg.arch_args).to(device)
+    prev.load_state_dict({k: v.detach().clone() for k, v in state.items()})
+    objective.previous = prev.requires_grad_(False).eval()
+
+
 def _validate(objective, net, val_samples: list[dict], cfg: MagTrainConfig, device) -> dict:
     if not val_samples:
         return {}
@@ -175,7 +192,7 @@ def _train_stage(cfg: MagTrainConfig, out: Path, resume: bool, proxy_net, progre
     torch.manual_seed(cfg.seed)
     net = build_net(cfg.arch, cfg.arch_args).to(device)
     perceptual = None
-    if cfg.loss.perceptual > 0 and issubclass(ARCHS[cfg.arch][0], LWMMNet):
+    if cfg.loss.perceptual > 0 and issubclass(ARCHS[cfg.arch][0], (LWMMNet, ThesisNet)):
         perceptual = PerceptualLoss(cfg.perceptual, cfg.vgg_weights or None).to(device)
     objective = make_objective(net, cfg.loss, perceptual, proxy_net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -192,6 +209,8 @@ def _train_stage(cfg: MagTrainConfig, out: Path, resume: bool, proxy_net, progre
                              "(start a new output folder)")
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("previous_model") is not None:
+            _set_previous(objective, cfg, ckpt["previous_model"], device)
         step, wall, history, done = ckpt["step"], ckpt["wall_s"], ckpt["history"], ckpt.get("done", False)
         if done and step >= cfg.steps:
             return {"stage": stage, "step": step, "wall_s": wall, "done": True, "checkpoint": str(ckpt_path),
@@ -214,6 +233,8 @@ def _train_stage(cfg: MagTrainConfig, out: Path, resume: bool, proxy_net, progre
         _atomic_save({"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(cfg), "stage": stage,
                       "model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "wall_s": wall,
                       "history": history, "done": is_done, "objective": objective.describe(),
+                      "previous_model": None if getattr(objective, "previous", None) is None
+                      else objective.previous.state_dict(),
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "host": platform.processor() or platform.machine()}, ckpt_path)
         _atomic_json(history, out / "history.json")
@@ -239,6 +260,8 @@ def _train_stage(cfg: MagTrainConfig, out: Path, resume: bool, proxy_net, progre
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             step += 1
+            if cfg.epoch_steps and step >= cfg.finetune_from and (step - cfg.finetune_from) % cfg.epoch_steps == 0:
+                _set_previous(objective, cfg, net.state_dict(), device)
             now = time.perf_counter()
             wall += now - t_last
             t_last = now

@@ -21,6 +21,7 @@ from torch import nn
 
 from physio.atomic import atomic_torch_save, atomic_write_text
 from physio.errors import InputError
+from physio.magnify.learned.catalog import LEARNED
 from physio.magnify.learned.nets import ARCHS, build_net
 from physio.nets.registry import read_torch_file
 from physio.nets.weights import models_dir
@@ -29,7 +30,7 @@ __all__ = ["WEIGHTS_FORMAT", "MODEL_FILES", "models_dir", "default_weights_path"
            "write_model_card"]
 
 WEIGHTS_FORMAT = "physio-learned-magnifier"
-MODEL_FILES = {"oh": "oh2018.pt", "lwmm-m1": "lwmm_m1.pt", "lwmm-m2": "lwmm_m2.pt"}
+MODEL_FILES = {name: entry.file for name, entry in LEARNED.items()}
 """Shipped weights file of each architecture, in :func:`models_dir`."""
 
 
