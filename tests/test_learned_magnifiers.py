@@ -550,7 +550,7 @@ def test_bench_cli_quick(tmp_path):
     assert main(["bench-magnifiers", "--quick", "--methods", "nope"]) == 2
 
 
-@pytest.mark.parametrize("arch", ["oh", "lwmm-m1", "lwmm-m2"])
+@pytest.mark.parametrize("arch", ["oh", "lwmm-m1", "lwmm-m2", "mdmm-d2", "kldnas-sm1"])
 def test_shipped_weights_magnify(arch):
     """The weights in models/ (trained on CPU, models/<arch>.md) move a held-out photograph's 0.5-px
     shift further at factor 10 than at factor 1: they magnify, if less than the papers' networks."""
