@@ -32,3 +32,16 @@ def shared_data() -> Path:
 @pytest.fixture
 def small_clip() -> np.ndarray:
     return moving_gradient_clip()
+
+
+@pytest.fixture
+def seeded_one_thread():
+    """Seeded, single-threaded torch (the learned-magnifier tests: tiny convolutions run faster on one
+    thread, above all on a busy machine); the thread count is restored afterwards."""
+    import torch  # noqa: PLC0415 - most test modules do not need torch
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -22,13 +22,7 @@ from physio.magnify.learned.weights import load_weights
 TINY = {"c": 4, "n_post": 1, "n_md": 1, "n_fuse2": 1, "n_fuse1": 1, "dilations": [2, 1, 1]}
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 def _frames(b=2, h=32, w=32, shift=1):

@@ -31,13 +31,7 @@ TINY_TEACHER = {"c": 4, "n_full": 1, "n_half": 1, "n_app": 1, "n_man": 1, "n_dec
 TINY_LAYERS = {"enc_full": 1, "enc_half": 2, "app": 1, "man": 1, "dec_half": 2, "dec_full": 1}
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 @pytest.fixture

@@ -45,14 +45,7 @@ TINY_LWMM = {"c": 4, "n_full": 1, "n_half": 1, "n_app": 1, "n_man": 1, "n_dec_ha
 TINY_OH = {"ch": 8, "n_enc": 1, "n_texture": 1, "n_shape": 1, "n_dec": 1}
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seeded, single-threaded: tiny convolutions run faster on one thread, above all on a busy machine."""
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -23,13 +23,7 @@ from physio.magnify.learned.train import MagTrainConfig, train_magnifier
 TINY = {"f": 4, "n_fdmm": 2, "n_diff": 1, "n_rmte": 2, "n_mstg": 2}
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 def _pair(b=2, h=32, w=40, shift=1):

@@ -27,13 +27,7 @@ from physio.magnify.learned.train import MagTrainConfig, train_magnifier
 TINY = {"c": 4, "n_dir": 3, "n_pre": 1, "n_half": 1, "n_post": 1}
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_one_thread")
 
 
 def _frames(b=2, h=32, w=32):

@@ -278,6 +278,19 @@ class OhObjective:
         return {"objective": "oh2018", "weights": {"l1": self.w.l1, "regularizer": self.w.oh_regularizer}}
 
 
+def _reconstruction_terms(out: Tensor, y: Tensor, w: "LossWeights", perceptual: "PerceptualLoss | None"):
+    """``w.l1·L1 + w.edge·L_edge + w.perceptual·L_p`` of ``out`` against ``y`` → ``(parts, total)``."""
+    parts = {"l1": (out - y).abs().mean()}
+    total = w.l1 * parts["l1"]
+    if w.edge > 0:
+        parts["edge"] = edge_loss(out, y)
+        total = total + w.edge * parts["edge"]
+    if w.perceptual > 0 and perceptual is not None:
+        parts["perceptual"] = perceptual(out, y)
+        total = total + w.perceptual * parts["perceptual"]
+    return parts, total
+
+
 class LWMMObjective:
     """LW-MM's loss (thesis Eq. 3.6); ``proxy`` is the frozen noise-free network or ``None``."""
 
@@ -290,15 +303,7 @@ class LWMMObjective:
     def __call__(self, batch: dict) -> tuple[Tensor, dict]:
         net, w = self.net, self.w
         out, aux = net(batch["a"], batch["b"], batch["alpha"], return_aux=True)
-        y = batch["y"]
-        parts = {"l1": (out - y).abs().mean()}
-        total = w.l1 * parts["l1"]
-        if w.edge > 0:
-            parts["edge"] = edge_loss(out, y)
-            total = total + w.edge * parts["edge"]
-        if w.perceptual > 0 and self.perceptual is not None:
-            parts["perceptual"] = self.perceptual(out, y)
-            total = total + w.perceptual * parts["perceptual"]
+        parts, total = _reconstruction_terms(out, batch["y"], w, self.perceptual)
         if w.appearance > 0:
             phi = net.phi(aux["appearance"])
             ta, tb = F.avg_pool2d(batch["a_clean"], 2), F.avg_pool2d(batch["b_clean"], 2)
@@ -336,15 +341,7 @@ class ThesisObjective:
     def __call__(self, batch: dict) -> tuple[Tensor, dict]:
         net, w = self.net, self.w
         out, aux = net(batch["a"], batch["b"], batch["alpha"], return_aux=True)
-        y = batch["y"]
-        parts = {"l1": (out - y).abs().mean()}
-        total = w.l1 * parts["l1"]
-        if w.edge > 0:
-            parts["edge"] = edge_loss(out, y)
-            total = total + w.edge * parts["edge"]
-        if w.perceptual > 0 and self.perceptual is not None:
-            parts["perceptual"] = self.perceptual(out, y)
-            total = total + w.perceptual * parts["perceptual"]
+        parts, total = _reconstruction_terms(out, batch["y"], w, self.perceptual)
         for k, v in net.extra_losses(batch, out, aux, proxy=self.proxy, previous=self.previous).items():
             weight = getattr(w, k, None)
             if weight is None:
