@@ -324,3 +324,19 @@ def test_learned_magnifier_runs_the_student(small_clip, mode):
     if mode == "dynamic":
         np.testing.assert_array_equal(out[0], clip[0])
         assert torch.isfinite(mag.process(to_tensor(clip), 30.0)).all()
+
+
+@pytest.mark.parametrize("arch", ["kldnas-sm1", "kldnas-sm2"])
+def test_shipped_students_record_their_search(arch):
+    """models/kldnas_sm{1,2}.pt: searched on this CPU at two latency targets; each card records the
+    genotype, the measured latency table and a measured latency within 25 % of its target, and the
+    network the weights build has the parameter count the card states."""
+    from physio.magnify.learned.weights import default_weights_path
+
+    net, info = load_weights(default_weights_path(arch))
+    s = info["card"]["kldnas_search"]
+    assert info["arch"] == arch and info["arch_args"]["genotype"] == s["genotype"]
+    assert s["target_ratio"] == pytest.approx({"kldnas-sm1": 0.4507, "kldnas-sm2": 0.4859}[arch], abs=0.002)
+    assert s["target_ms"] == pytest.approx(s["target_ratio"] * s["teacher_ms"], rel=1e-3)
+    assert abs(s["measured_ms"] / s["target_ms"] - 1) <= 0.25
+    assert complexity(net)["params"] == info["card"]["complexity_720"]["params"]
