@@ -529,9 +529,11 @@ def test_bench_cli_quick(tmp_path):
     out = tmp_path / "bench.json"
     md = tmp_path / "bench.md"
     rc = main(["bench-magnifiers", "--quick", "--videos", "2", "--frames", "3", "--methods", "identity,lwmm-m2",
-               "--weights", f"lwmm-m2={weights}", "-o", str(out), "--markdown", str(md)])
+               "--weights", f"lwmm-m2={weights}", "-o", str(out), "--markdown", str(md),
+               "--plot", str(tmp_path / "sweeps.png")])
     assert rc == 0
     res = json.loads(out.read_text())
+    assert (tmp_path / "sweeps.png").stat().st_size > 10_000
     assert set(res["main"]) == {"identity", "lwmm-m2"}
     for key in ("noise_sweep", "subpixel_sweep", "factor_sweep", "no_motion"):
         assert set(res[key]) == {"identity", "lwmm-m2"}
@@ -541,9 +543,23 @@ def test_bench_cli_quick(tmp_path):
     assert res["methods"]["identity"]["measured_amp_px"] == pytest.approx(0.1, abs=0.05)
     assert "| lwmm-m2 |" in md.read_text()
     assert main(["bench-magnifiers", "--quick", "--methods", "nope"]) == 2
+    assert main(["bench-magnifiers", "--quick", "--no-sweeps", "--plot", str(tmp_path / "x.png")]) == 2
+    # the figure draws the benchmark's own numbers: MSE and SSIM per sweep, the no-motion PSNR bars
+    from physio.figures.circles import circle_sweeps_figure
+
+    fig = circle_sweeps_figure(res)
+    axes = fig.axes
+    assert len(axes) == 8
+    line = next(ln for ln in axes[0].get_lines() if ln.get_label() == "lwmm-m2")
+    assert list(line.get_ydata()) == pytest.approx([r["mse"] for r in res["noise_sweep"]["lwmm-m2"]])
+    assert list(line.get_xdata()) == pytest.approx([r["sigma"] for r in res["noise_sweep"]["lwmm-m2"]])
+    bars = [b.get_height() for b in axes[3].patches]
+    assert bars == pytest.approx([min(res["no_motion"][n]["psnr"], 100.0) for n in ("identity", "lwmm-m2")])
+    with pytest.raises(InputError):
+        circle_sweeps_figure({"main": {}})
 
 
-@pytest.mark.parametrize("arch", ["oh", "lwmm-m1", "lwmm-m2", "mdmm-d2", "kldnas-sm1"])
+@pytest.mark.parametrize("arch", ["oh", "lwmm-m1", "lwmm-m2", "mdmm-d2", "kldnas-sm1", "kldnas-sm2"])
 def test_shipped_weights_magnify(arch):
     """The weights in models/ (trained on CPU, models/<arch>.md) move a held-out photograph's 0.5-px
     shift further at factor 10 than at factor 1: they magnify, if less than the papers' networks."""

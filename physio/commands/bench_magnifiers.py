@@ -2,6 +2,7 @@
 
     physio bench-magnifiers --quick                       # small, fast; every method that is available
     physio bench-magnifiers --methods oh,lwmm-m1,lwmm-m2 -o bench.json --markdown bench.md
+    physio bench-magnifiers --quick --plot sweeps.png              # the sweeps as a figure
     physio bench-magnifiers --methods lwmm-m2 --weights lwmm-m2=runs/m2.pt --videos 5 --no-sweeps
 """
 
@@ -33,12 +34,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-sigma", type=float, help="input noise σ in 8-bit levels (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sweeps", action="store_true", help="main table only")
+    p.add_argument("--full-sweeps", action="store_true",
+                   help="with --quick: the full sweeps' points (noise σ 0-16 in 6 steps, 3 sub-pixel amplitudes, "
+                        "factor ×0.2-2; needs --size ≥ 160)")
     p.add_argument("--no-calibrate", action="store_true", help="use each method's nominal factor")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads (0: torch's default; 1 is much faster on a busy machine)")
     p.add_argument("-o", "--out", help="write the full results as JSON")
     p.add_argument("--markdown", help="write the tables as Markdown")
+    p.add_argument("--plot", help="write the sweeps' figure (MSE and SSIM per sweep, no-motion test; PNG/PDF/SVG)")
 
 
 def _parse_weights(items: list[str]) -> dict:
@@ -56,6 +61,12 @@ def _parse_weights(items: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output(args.out, what="results file")
+    if args.plot:
+        if args.no_sweeps:
+            from physio.errors import InputError  # noqa: PLC0415
+
+            raise InputError("--plot draws the sweeps: it cannot be combined with --no-sweeps")
+        check_output(args.plot, what="figure", suffixes=(".png", ".pdf", ".svg"))
     from physio.errors import InputError, PhysioWarning  # noqa: PLC0415
     from physio.evaluation.circles import (
         BenchMethod,
@@ -77,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
                               ("noise_sigma", args.noise_sigma)) if v is not None}
     over["seed"] = args.seed
     over["calibrate"] = not args.no_calibrate
+    if args.full_sweeps:
+        import dataclasses  # noqa: PLC0415
+
+        full = {f.name: f.default for f in dataclasses.fields(CircleBenchConfig)}
+        over |= {k: full[k] for k in ("noise_sweep", "subpixel_sweep", "factor_sweep")}
     cfg = CircleBenchConfig.quick(**over) if args.quick else CircleBenchConfig(**over)
     weights = _parse_weights(args.weights)
     unknown = sorted(set(weights) - set(ARCHS))
@@ -111,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
         _write(args.out, json.dumps(res, indent=1, default=float))
     if args.markdown:
         _write(args.markdown, table + "\n")
+    if args.plot:
+        from physio.figures.circles import circle_sweeps_figure  # noqa: PLC0415
+
+        circle_sweeps_figure(res, args.plot)
     return 0
 
 

@@ -14,6 +14,7 @@ module                             figures
 :mod:`physio.figures.rates`          waveforms, `physio rates`' summary, Bland–Altman
 :mod:`physio.figures.session`        a synthetic session's ground-truth signals (`physio demo`)
 :mod:`physio.figures.compare`        the figure set of a `physio compare` report
+:mod:`physio.figures.circles`        the circle benchmark's sweeps (`physio bench-magnifiers --plot`)
 =================================  ==========================================================
 """
 
