@@ -23,7 +23,7 @@ from physio.cli import main as cli_main
 from physio.errors import InputError
 from physio.io import video_info, video_read, video_write
 from physio.magnify.base import Magnifier, blocked_stream, magnify_stream, to_tensor
-from physio.magnify.eulerian import EulerianMagnifier, laplacian_collapse, laplacian_pyramid, level_alphas, pyr_down
+from physio.magnify.eulerian import EulerianMagnifier, laplacian_collapse, laplacian_pyramid, level_alphas, pyr_down, pyr_up
 from physio.magnify.registry import MAGNIFIERS, available, get_magnifier, register, unregister
 from physio.magnify.temporal import (
     FILTER_KINDS,
@@ -153,6 +153,20 @@ def test_pyr_down_opencv_path_equals_the_convolution(rng):
         slow = pyr_down(x.clone().requires_grad_(True)).detach()
         assert fast.shape == slow.shape == (*shape[:-2], (shape[-2] + 1) // 2, (shape[-1] + 1) // 2)
         assert (fast - slow).abs().max() < 1e-6
+
+
+def test_pyr_up_opencv_path_equals_the_convolution(rng):
+    """On the CPU pyr_up runs OpenCV's pyrUp and mends its last two rows/columns (OpenCV ends an
+    output differently from the mirror); with autograd on it runs the transposed convolution."""
+    for (h, w) in [(3, 3), (3, 4), (5, 7), (31, 41), (240, 320)]:
+        for hh, ww in [(2 * h - 1, 2 * w - 1), (2 * h - 1, 2 * w), (2 * h, 2 * w - 1), (2 * h, 2 * w)]:
+            for dtype in (torch.float32, torch.float64):
+                x = torch.tensor(rng.random((2, 3, h, w)), dtype=dtype)
+                fast = pyr_up(x, (hh, ww))
+                slow = pyr_up(x.clone().requires_grad_(True), (hh, ww)).detach()
+                assert fast.shape == slow.shape == (2, 3, hh, ww) and fast.dtype == dtype
+                assert (fast - slow).abs().max() < 1e-5
+                assert (pyr_up(torch.ones(1, 1, h, w, dtype=dtype), (hh, ww)) - 1).abs().max() < 1e-6
 
 
 def test_lambda_c_rule():

@@ -107,8 +107,35 @@ def pyr_up(x: Tensor, size: tuple[int, int]) -> Tensor:
     hh, ww = int(size[0]), int(size[1])
     if not (2 * h - 1 <= hh <= 2 * h and 2 * w - 1 <= ww <= 2 * w):
         raise InputError(f"pyr_up: cannot expand {h}x{w} to {hh}x{ww}")
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and min(h, w) >= 3
+            and not (x.requires_grad and torch.is_grad_enabled())):
+        return _pyr_up_cv(x.detach().reshape(-1, h, w).contiguous(), hh, ww).reshape(*lead, hh, ww)
+    return _pyr_up_conv(x.reshape(-1, h, w), hh, ww).reshape(*lead, hh, ww)
+
+
+def _pyr_up_conv(x: Tensor, hh: int, ww: int) -> Tensor:
+    """:func:`pyr_up` of (N, h, w) as one transposed convolution (any device, differentiable)."""
+    h, w = x.shape[-2:]
     y = F.conv_transpose2d(_pad(x.reshape(-1, 1, h, w), 1), _binomial(x, 4.0), stride=2, padding=2)
-    return y[..., 2 : 2 + hh, 2 : 2 + ww].reshape(*lead, hh, ww)
+    return y[:, 0, 2 : 2 + hh, 2 : 2 + ww]
+
+
+def _pyr_up_cv(x: Tensor, hh: int, ww: int) -> Tensor:
+    """:func:`pyr_up` of (N, h, w) on the CPU with OpenCV's ``pyrUp`` (~4x faster than the transposed
+    convolution).  OpenCV's ``pyrUp`` is the same kernel with the same mirrored start, but it ends the
+    output differently (e.g. ``(x[m-2] + 7 x[m-1]) / 8``, ``x[m-1]`` instead of the mirror's
+    ``(2 x[m-2] + 6 x[m-1]) / 8``, ``(x[m-2] + x[m-1]) / 2``): the last two rows and columns are
+    recomputed from a 3-row / 3-column strip by the convolution, so the result is the convolution's
+    to float rounding (tests/test_magnify_classical.py)."""
+    h, w = x.shape[-2:]
+    flat = x.numpy()
+    out = np.empty((len(flat), hh, ww), flat.dtype)
+    for i, img in enumerate(flat):
+        out[i] = cv2.pyrUp(img, dstsize=(ww, hh))
+    y = torch.from_numpy(out)
+    y[:, -2:, :] = _pyr_up_conv(x[:, -3:, :], 6 - (2 * h - hh), ww)[:, -2:, :]
+    y[:, :, -2:] = _pyr_up_conv(x[:, :, -3:], hh, 6 - (2 * w - ww))[:, :, -2:]
+    return y
 
 
 def _sizes(h: int, w: int, levels: int) -> list[tuple[int, int]]:
