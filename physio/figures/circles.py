@@ -49,11 +49,14 @@ def circle_sweeps_figure(res: dict, path: str | os.PathLike | None = None, title
             axes[1, j].plot(x, [r["ssim"] for r in rows], **style)
         axes[0, j].set_title(key.replace("_", " "))
         axes[0, j].set_yscale("log")
+        xs = sorted({r[col] for rows in res[key].values() for r in rows})
         for i in range(2):
             axes[i, j].set_xlabel(xlabel)
             axes[i, j].grid(alpha=0.3)
-            if logx:
+            if logx and min(xs, default=0) > 0:
                 axes[i, j].set_xscale("log")
+                axes[i, j].minorticks_off()
+            axes[i, j].set_xticks(xs, [f"{v:g}" for v in xs])
     if res.get("no_motion"):
         j = ncol - 1
         nm = res["no_motion"]
