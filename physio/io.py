@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from physio import DEFAULT_PRESET, X264_PRESETS
 from physio.atomic import AtomicFile
 from physio.errors import InputError, VideoReadError, VideoWriteError
 
@@ -443,7 +444,9 @@ class VideoWriter:
         Encode losslessly: ``libx264rgb`` with ``crf 0`` in RGB (bit-exact round trip; larger files and
         fewer players support it).
     preset : str
-        x264 speed preset.
+        x264 speed preset (:data:`physio.X264_PRESETS`).  Default ``"veryfast"``: on 640×480 at crf 18 it encodes
+        ~2.4× faster than ``"medium"`` with a smaller file, 0.5 dB lower PSNR against the frames
+        (docs/performance.md); ``"medium"`` or slower for archiving.
     pix_fmt : str, optional
         ``"yuv420p"`` (plays everywhere; chroma at half resolution) or ``"yuv444p"`` (full-resolution
         chroma, for analysis).  Default: ``yuv420p`` when width and height are even, else ``yuv444p``.
@@ -463,10 +466,12 @@ class VideoWriter:
         fps: float,
         crf: int = 18,
         lossless: bool = False,
-        preset: str = "medium",
+        preset: str = DEFAULT_PRESET,
         pix_fmt: str | None = None,
     ) -> None:
         self.path = Path(path)
+        if preset not in X264_PRESETS:
+            raise InputError(f"preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         if pix_fmt not in (None, "yuv420p", "yuv444p"):
             raise InputError(f"pix_fmt must be 'yuv420p' or 'yuv444p', got {pix_fmt!r}")
         self.pix_fmt = pix_fmt

@@ -438,7 +438,7 @@ def test_cli_magnify_writes_side_by_side_scanline_and_traces(wobble_file, tmp_pa
     out, sbs, scan, tr = (tmp_path / n for n in ("out.mp4", "sbs.mp4", "scan.png", "traces.png"))
     rc = main(["magnify", str(wobble_file), "-o", str(out), "--method", "evm", "--alpha", "5", "--crf", "0",
                "--side-by-side", str(sbs), "--scanline", str(scan), "--line", "v:20", "--traces", str(tr),
-               "--pixel", "30,12", "-q"])
+               "--pixel", "30,12", "--preset", "medium", "-q"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert all(f"wrote {p}" in printed for p in (sbs, scan, tr))
@@ -455,6 +455,9 @@ def test_cli_magnify_writes_side_by_side_scanline_and_traces(wobble_file, tmp_pa
     left, right = both[:, banner:, :w], both[:, banner:, w:]
     assert err(mag, src) > 5.0  # the magnification is large enough to tell them apart
     assert err(left, src) < 0.5 * err(left, mag) and err(right, mag) < 0.5 * err(right, src)
+    with pytest.raises(SystemExit) as exc:  # argparse: an x264 preset that does not exist
+        main(["magnify", str(wobble_file), "-o", str(tmp_path / "x.mp4"), "--preset", "fastest"])
+    assert exc.value.code == 2 and not (tmp_path / "x.mp4").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

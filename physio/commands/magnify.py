@@ -6,7 +6,7 @@ import argparse
 import ast
 import sys
 
-from physio import PULSE_BAND_HZ, RESP_BAND_HZ
+from physio import DEFAULT_PRESET, PULSE_BAND_HZ, RESP_BAND_HZ, X264_PRESETS
 from physio.atomic import check_output
 from physio.errors import InputError
 
@@ -77,6 +77,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", type=float, metavar="S", help="second to stop at")
     p.add_argument("--block-frames", type=int, metavar="N", help="core frames per processed block (memory bound)")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (default 18)")
+    p.add_argument("--preset", choices=X264_PRESETS, default=DEFAULT_PRESET,
+                   help="x264 speed preset (default veryfast: ~2.4x faster than medium at 640x480, 0.5 dB lower "
+                        "PSNR at crf 18; medium or slower for archiving)")
     p.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                    help="extra keyword for the method's factory (repeatable), e.g. --set sigma=0")
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = RunOutputs(info.fps, side_by_side=args.side_by_side, scanline=args.scanline, traces=args.traces,
                          learning_curve=args.learning_curve, line=args.line, pixel=args.pixel,
                          orientation="h" if args.source == "pulse" else "v",
-                         label=f"{args.method} ({', '.join(t for t in (factor, band_text) if t)})", crf=args.crf)
+                         label=f"{args.method} ({', '.join(t for t in (factor, band_text) if t)})", crf=args.crf, preset=args.preset)
     start = 0.0 if args.start is None else args.start
     end = info.duration_s if args.end is None else min(args.end, info.duration_s)
     total = max(0, round(end * info.fps) - round(start * info.fps))
@@ -202,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
               desc=f"magnify ({args.method}; frames read + written)") as bar:
         result = magnify_video(
             magnifier, args.video, args.output, fps=args.fps, start_s=args.start, end_s=args.end,
-            block_frames=args.block_frames, crf=args.crf, progress=bar.update, outputs=outputs,
+            block_frames=args.block_frames, crf=args.crf, preset=args.preset, progress=bar.update, outputs=outputs,
         )
     print(
         f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']}, "

@@ -73,12 +73,12 @@ class RunOutputs:
 
     def __init__(self, fps: float, *, side_by_side=None, scanline=None, traces=None, learning_curve=None,
                  line: tuple[str, int] | None = None, pixel: tuple[int, int] | None = None,
-                 orientation: str = "h", label: str = "magnified", crf: int = 18) -> None:
+                 orientation: str = "h", label: str = "magnified", crf: int = 18, preset: str | None = None) -> None:
         if orientation not in ("h", "v"):
             raise InputError(f"orientation must be 'h' or 'v', got {orientation!r}")
         if line is not None and (len(line) != 2 or line[0] not in ("h", "v")):
             raise InputError(f"line must be ('h', y) or ('v', x), got {line!r}")
-        self.fps, self.label, self.crf = float(fps), str(label), int(crf)
+        self.fps, self.label, self.crf, self.preset = float(fps), str(label), int(crf), preset
         self.side_by_side = _check_path(side_by_side, VIDEO_SUFFIXES, "side-by-side video")
         self.scanline = _check_path(scanline, FIGURE_SUFFIXES, "scan-line figure")
         self.traces = _check_path(traces, FIGURE_SUFFIXES, "pixel-trace figure")
@@ -121,7 +121,8 @@ class RunOutputs:
             self._first = np.array(orig[0])
             h, w = orig.shape[1:3]
             if self.side_by_side is not None:
-                self._sbs = SideBySideWriter(self.side_by_side, self.fps, labels=("original", self.label), crf=self.crf)
+                self._sbs = SideBySideWriter(self.side_by_side, self.fps, labels=("original", self.label), crf=self.crf,
+                                              **({} if self.preset is None else {"preset": self.preset}))
             if self.scanline is not None:
                 self._scan = {k: ScanlineRecorder(self.line, box=box, orientation=self.orientation)
                               for k in ("original", self.label)}

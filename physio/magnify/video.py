@@ -29,6 +29,7 @@ def magnify_video(
     block_frames: int | None = None,
     chunk_size: int = 32,
     crf: int = 18,
+    preset: str | None = None,
     progress: Callable[[int], object] | None = None,
     outputs=None,
 ) -> dict:
@@ -69,7 +70,7 @@ def magnify_video(
     n = 0
     pairs = pair_with_input(read(reader.chunks()), transform) if extra is not None else \
         ((None, chunk) for chunk in transform(read(reader.chunks())))
-    with VideoWriter(out, reader.fps, crf=crf) as writer:
+    with VideoWriter(out, reader.fps, crf=crf, **({} if preset is None else {"preset": preset})) as writer:
         try:
             for orig, chunk in pairs:
                 writer.write(chunk)
