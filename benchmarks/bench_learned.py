@@ -7,6 +7,7 @@ thesis' Table 3.2 resolution) and at the runtime size, and the wall time of one 
 
     python benchmarks/bench_learned.py                       # 640x480, CPU, all threads
     python benchmarks/bench_learned.py --size 720x720 --threads 2 --repeats 5
+    python benchmarks/bench_learned.py --shipped --threads 2   # the networks in models/ (searched KL-DNAS students)
 
 Prints one JSON object per network (numbers, size, device, threads, torch version, commit) and a
 summary line with the runtime ratios (the thesis: M2 ≈ 2.5× faster than Oh on an RTX 2080 at 720×720).
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from physio.magnify.learned.complexity import complexity  # noqa: E402
 from physio.magnify.learned.nets import ARCHS, PUBLISHED, build_net  # noqa: E402
+from physio.magnify.learned.weights import default_weights_path, load_weights  # noqa: E402
 
 
 def _commit() -> str | None:
@@ -73,6 +75,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--shipped", action="store_true",
+                   help="build each network from its models/<name>.pt (the searched KL-DNAS genotypes, the shipped "
+                        "weights) instead of the default architecture with random weights")
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -83,7 +88,11 @@ def main(argv=None) -> int:
     medians = {}
     for arch in args.archs.split(","):
         torch.manual_seed(0)
-        net = build_net(arch).to(device).eval()
+        if args.shipped:
+            net, _ = load_weights(default_weights_path(arch))
+            net = net.to(device).eval()
+        else:
+            net = build_net(arch).to(device).eval()
         c720 = complexity(net, 720, 720)
         csize = complexity(net, h + (-h) % net.multiple, w + (-w) % net.multiple)
         times = time_forward(net, w, h, device, args.warmup, args.repeats)
@@ -93,7 +102,7 @@ def main(argv=None) -> int:
             "arch": arch, "params": c720["params"], "gflops_720": round(c720["gflops"], 1),
             "published": PUBLISHED[arch], f"gflops_{w}x{h}": round(csize["gflops"], 1),
             "runtime_ms_per_frame": round(1000 * med, 1), "runtime_ms_all": [round(1000 * t, 1) for t in times],
-            "size": [w, h], **common}), flush=True)
+            "size": [w, h], "shipped": args.shipped, **common}), flush=True)
     if "oh" in medians:
         ratios = {a: round(medians["oh"] / t, 2) for a, t in medians.items() if a != "oh"}
         print(json.dumps({"summary": f"speed-up over oh at {w}x{h}", "ratios": ratios,
