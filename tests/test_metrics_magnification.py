@@ -14,6 +14,7 @@ from physio.metrics.magnification import (
     psnr_ssim,
     region_trace,
 )
+from physio.errors import InputError
 from physio.rates.motion import vertical_position
 
 
@@ -82,3 +83,21 @@ def test_vertical_position_subpixel():
         frames.append(np.repeat(small[..., None], 3, -1).clip(0, 255).astype(np.uint8))
     y = vertical_position(np.stack(frames), box=(10, 10, 90, 90))
     np.testing.assert_allclose(y, [0, 0.5, 1.0, 1.5], atol=0.1)
+
+
+def test_frame_ssim_is_the_one_ssim_of_comparisons_and_the_circle_benchmark():
+    from physio.evaluation.circles import score_video
+    from physio.metrics.magnification import frame_psnr_ssim, frame_ssim
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 256, (3, 24, 32, 3)).astype(np.uint8)
+    out = ref.copy()
+    out[1] = np.clip(out[1].astype(int) + rng.integers(-20, 21, out[1].shape), 0, 255).astype(np.uint8)
+    out[2] = 255 - out[2]
+    ss = frame_ssim(out, ref)
+    assert ss[0] == pytest.approx(1.0) and 0.5 < ss[1] < 1.0 and ss[2] < 0.0  # an inverted frame anti-correlates
+    ps, ss2 = frame_psnr_ssim(out, ref)
+    assert np.isinf(ps[0]) and ss2[0] == 1.0 and np.allclose(ss2, ss)
+    assert score_video(out, ref)["ssim"] == pytest.approx(ss.mean())
+    with pytest.raises(InputError):
+        frame_ssim(out[:2], ref)

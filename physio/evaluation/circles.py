@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from physio.errors import InputError
 from physio.magnify.base import Magnifier, magnify_stream
@@ -56,6 +55,7 @@ from physio.magnify.learned.data import BENCH_IMAGES, _skimage_image, texture
 from physio.magnify.learned.magnifier import LearnedMagnifier
 from physio.magnify.learned.weights import default_weights_path, load_weights
 from physio.magnify.registry import available, get_magnifier
+from physio.metrics.magnification import frame_ssim
 
 __all__ = [
     "CircleBenchConfig",
@@ -429,7 +429,7 @@ def score_video(output: np.ndarray, truth: np.ndarray, skip: int = 0) -> dict:
     o, t = output[skip:].astype(np.float64), truth[skip:].astype(np.float64)
     mse = float(((o - t) ** 2).mean())
     psnr = float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-    ssim = float(np.mean([structural_similarity(a, b, channel_axis=-1, data_range=255.0) for a, b in zip(o, t)]))
+    ssim = float(np.mean(frame_ssim(o, t)))
     return {"mse": mse, "psnr": psnr, "ssim": ssim}
 
 
