@@ -69,6 +69,10 @@ def main(argv=None) -> int:
                    "update's RMS (update_rms, radians) and the share of its elements at or beyond 2π (clipped)")
     p.add_argument("--sign-correct", default="on", choices=("on", "off", "sample"),
                    help="the paper's element-wise sign correction (on), none (off, §5.4 ablation) or per sample")
+    p.add_argument("--sign-from", default="x", choices=("x", "band", "pooled", "net"),
+                   help="respiration: the sign correction's reference (x: the paper's; net: the coherent variant's)")
+    p.add_argument("--smooth", type=float, default=0.0, help="respiration: smoothing of F(Δ), cells (coherent: 1)")
+    p.add_argument("--gains", help="respiration: sweep the gain target (e.g. 2.5,5,10,20) at --resp-gamma instead of γ")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     sign = {"on": True, "off": False, "sample": "sample"}[args.sign_correct]
@@ -155,23 +159,31 @@ def _resp(args, sign) -> int:
             name = f"resp_x{args.alpha:g}"
             truth = s.read_frames(0, n, video=name) if name in s.video_names else None
             base = band_rms(vertical_motion(frames, sbox), fps, band)
-            row = {"session": key, "task": s.task, "frames": n, "box": box, "phase_clip": args.phase_clip, "gain": {},
-                   "gain_projected": {}, "update_rms": {}, "clipped": {}}
-            for m in (float(g) for g in args.gammas.split(",")):
-                mag = DeepMag(net, "resp", gamma=args.resp_gamma * m, size=int(rep["size"]),
+            row = {"session": key, "task": s.task, "frames": n, "box": box, "phase_clip": args.phase_clip,
+                   "sign_from": args.sign_from, "smooth": args.smooth, "gain": {},
+                   "gain_projected": {}, "update_rms": {}, "clipped": {}, "fidelity": {}, "psnr_at": {}}
+            if args.gains:  # the gain target swept at one γ
+                points = [(f"gain {a:g}", args.resp_gamma, float(a)) for a in args.gains.split(",")]
+            else:
+                points = [(f"{float(m):g}x", args.resp_gamma * float(m), None) for m in args.gammas.split(",")]
+            for label, gamma, target in points:
+                mag = DeepMag(net, "resp", gamma=gamma, size=int(rep["size"]),
                               level=int(rep["level"]), box=box, device="cpu", sign_correct=sign,
-                              phase_clip=args.phase_clip == "on")
+                              phase_clip=args.phase_clip == "on", sign_from=args.sign_from,
+                              smooth_cells=args.smooth, gain=target)
                 out = _run(mag, frames, fps)
-                row["update_rms"][f"{m:g}x"] = round(mag.phase_stats["rms"], 3)
-                row["clipped"][f"{m:g}x"] = round(mag.phase_stats["clipped"], 4)
-                row["gain"][f"{m:g}x"] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
+                row["update_rms"][label] = round(mag.phase_stats["rms"], 3)
+                row["clipped"][label] = round(mag.phase_stats["clipped"], 4)
+                row["gain"][label] = round(band_rms(vertical_motion(out, sbox), fps, band) / base, 3)
                 if truth is not None:
-                    row["gain_projected"][f"{m:g}x"] = round(projected_gain(out, frames, truth, args.alpha, sh, fps, band), 3)
-                if m == 1.0:
-                    ps, ss = psnr_ssim(out, frames)
+                    row["gain_projected"][label] = round(projected_gain(out, frames, truth, args.alpha, sh, fps, band), 3)
+                    row["fidelity"][label] = round(change_correlation(out, frames, truth, sh, fps, band), 3)
+                ps, ss = psnr_ssim(out, frames)
+                row["psnr_at"][label] = [round(ps, 2), round(ss, 4)]
+                if label in ("1x", points[len(points) // 2][0]) and "psnr" not in row:
                     row.update(psnr=round(ps, 2), ssim=round(ss, 4))
                     if truth is not None:
-                        row["fidelity_r"] = round(change_correlation(out, frames, truth, sh, fps, band), 3)
+                        row["fidelity_r"] = row["fidelity"][label]
                         row["truth_gain"] = round(band_rms(vertical_motion(truth, sbox), fps, band) / base, 3)
             results.append(row)
             print(json.dumps(row), flush=True)

@@ -74,3 +74,24 @@ def side_by_side_clips(paths, out_dir, height: int = 360, frames: int = 298, fps
     alone = [video_write(f"{out_dir}/alone{i}.mkv", c, fps=fps, lossless=True) for i, c in enumerate(clips)]
     both = video_write(f"{out_dir}/side_by_side.mkv", np.concatenate(clips, axis=2), fps=fps, lossless=True)
     return alone, both
+
+
+def breathing_frames(br_per_min: float, seconds: float, fps: float, h: int = 48, w: int = 64, amp: float = 0.3,
+                     seed: int = 0):
+    """Horizontal shoulder-like edges (a smooth textured band) moving up and down by ``amp`` pixels at
+    ``br_per_min``, rendered analytically (sub-pixel exact) with mild sensor noise.
+
+    Returns ``(frames uint8 (T, H, W, 3), vertical displacement in pixels at frame times)``.
+    """
+    r = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * fps))) / fps
+    d = amp * np.sin(2 * np.pi * br_per_min / 60.0 * t)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    wobble = 3.0 * np.sin(2 * np.pi * xx / 29.0)
+    frames = np.empty((len(t), h, w, 3))
+    for i, di in enumerate(d):
+        y = yy - di + wobble
+        v = 110 + 70 * np.tanh((y - h / 2) / 2.5) + 20 * np.sin(2 * np.pi * y / 9.0)
+        frames[i] = v[..., None] * np.array([1.0, 0.9, 0.8])
+    frames += r.normal(0, 0.6, frames.shape)
+    return np.clip(np.round(frames), 0, 255).astype(np.uint8), d

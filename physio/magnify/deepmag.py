@@ -253,11 +253,17 @@ class DeepMag(Magnifier):
         delay the ascent by the band-pass's margin.
     smooth_cells : float
         ``colour_update="integrated"``: Gaussian σ (in cells of the ``L×L`` grid) of a spatial smoothing
-        of the band-passed change before reconstruction; 0 = none.
+        of the band-passed change before reconstruction; 0 = none.  Respiration: the same on the
+        band-passed phase update ``F(Δ)`` (cells of the ``S×S`` grid, each orientation on its own).
     gain : float, optional
         ``colour_update="integrated"``: scale the change so that the in-band RMS of the changed cells'
         mean log green is ``gain`` × the original's, measured on the first block (γ then sets only the
-        ascent, not the amplitude); :attr:`gain_scale` holds the factor.
+        ascent, not the amplitude); :attr:`gain_scale` holds the factor.  Respiration: the same for
+        the phase, with the elements (orientation, cell) weighted by their RMS change and aligned by
+        the sign of their change's correlation with their own phase (:meth:`_gain_scale_motion`).
+
+    Respiration with ``sign_from``, ``smooth_cells`` or ``gain`` runs :meth:`_stream_motion_coherent`
+    (not the paper's); without them, eq. 18–22 as published (:meth:`_stream_motion`).
     """
 
     needs_grad = True
@@ -304,11 +310,14 @@ class DeepMag(Magnifier):
             raise InputError(f"smooth_cells must be ≥ 0, got {smooth_cells}")
         if gain is not None and not (np.isfinite(gain) and gain > 1):
             raise InputError(f"gain must be > 1, got {gain}")
-        if (source == "resp" or colour_update == "paper") and (smooth_cells or gain is not None or sign_from != "x"):
+        if source == "pulse" and colour_update == "paper" and (smooth_cells or gain is not None or sign_from != "x"):
             raise InputError("gain, sign_from and smooth_cells are options of the pulse's integrated colour update "
-                             "(colour_update='integrated'; not the respiration's)")
+                             "(colour_update='integrated') or of the respiration")
         if source == "resp" and colour_update != "paper":
             raise InputError("colour_update applies to the pulse (colour) only")
+        if source == "resp" and phase_update != "change" and (smooth_cells or gain is not None or sign_from != "x"):
+            raise InputError("sign_from, smooth_cells and gain need phase_update='change' (the literal reading "
+                             "adds the original phase to the update)")
         self.name = "deepmag"
         self.source = source
         self.gamma = float(DEFAULT_GAMMA[source] if gamma is None else gamma)
@@ -421,6 +430,8 @@ class DeepMag(Magnifier):
             yield from self._stream_colour_integrated(chunks, fps, sos, progress, record, frames)
         elif self.source == "pulse":
             yield from self._stream_colour(chunks, fps, sos, progress, record, frames)
+        elif self.sign_from != "x" or self.smooth_cells > 0 or self.gain is not None:
+            yield from self._stream_motion_coherent(chunks, fps, sos, progress, record, frames)
         else:
             yield from self._stream_motion(chunks, fps, sos, progress, record, frames)
 
@@ -559,6 +570,37 @@ class DeepMag(Magnifier):
         y = torch.nn.functional.conv2d(y, (kw / kw.sum()).view(1, 1, 1, -1))
         return y.reshape(n, c, h, w)
 
+    def _set_scale(self, scale_buf: list, final: bool) -> bool:
+        """Set ``last_scale`` (given, or the RMS of the first ``block_frames`` samples queued in
+        ``scale_buf``) once enough samples are there; True when it is set."""
+        if self.last_scale is None:
+            if self.input_scale is not None:
+                self.last_scale = float(self.input_scale)
+            elif sum(len(b) for b in scale_buf) >= self.block_frames or (final and scale_buf):
+                rms = float(torch.cat(scale_buf)[: self.block_frames].pow(2).mean().sqrt())
+                self.last_scale = rms if rms > 0 else 1.0
+                scale_buf.clear()
+        return self.last_scale is not None
+
+    def _run_ascents(self, scale_buf: list, x1_q: list, bp_x, ascend, final: bool) -> None:
+        """Run ``ascend(n, reference)`` on the queued ``X_1`` samples: all of them at once without a sign
+        reference, else block by block as the band-passed ``X_1`` (``bp_x``) comes out of its filter."""
+        if not self._set_scale(scale_buf, final):
+            return
+        if bp_x is None:
+            if x1_q:
+                ascend(len(x1_q), None)
+            return
+        for fx in bp_x.pop(final=final):
+            ascend(len(fx), self._reference(fx))
+
+    def _solve_gain(self, c: torch.Tensor, o: torch.Tensor) -> float:
+        """The factor ``k`` for which ``‖o + k·c‖ = gain · ‖o‖`` (``c``, ``o``: 1-D time series)."""
+        cc, oc, oo = float(c @ c), float(o @ c), float(o @ o)
+        if not (cc > 0 and oo > 0):
+            return 1.0
+        return (-oc + np.sqrt(oc * oc + cc * oo * (self.gain**2 - 1))) / cc
+
     def _gain_scale(self, change: torch.Tensor, orig: torch.Tensor) -> float:
         """The factor ``k`` for which the in-band RMS of ``o + k·c`` is ``gain`` × that of ``o``, where
         ``c`` and ``o`` are the band-passed log-green change and original, averaged over the cells the
@@ -568,11 +610,21 @@ class DeepMag(Magnifier):
         if not float(w.sum()) > 0:
             return 1.0
         w = w / w.sum()
-        c, o = (g_c * w).sum(dim=(1, 2)), (g_o * w).sum(dim=(1, 2))
-        cc, oc, oo = float(c @ c), float(o @ c), float(o @ o)
-        if not (cc > 0 and oo > 0):
+        return self._solve_gain((g_c * w).sum(dim=(1, 2)), (g_o * w).sum(dim=(1, 2)))
+
+    def _gain_scale_motion(self, change: torch.Tensor, orig: torch.Tensor) -> float:
+        """Respiration's :meth:`_gain_scale`: ``c`` and ``o`` are the band-passed phase update ``F(Δ)``
+        and the band-passed original phase ``F(Σ X_1)`` ``(n, orientations, S, S)``, averaged over the
+        elements with weights ``w_e · sgn(Σ_t c_e o_e)`` (``w_e``: the element's RMS change) — an
+        element's phase moves with or against its neighbours' depending on its orientation, so the
+        elements are aligned by the sign of their change's correlation with their own phase before they
+        are averaged (an unaligned mean would cancel)."""
+        c, o = change.double(), orig.double()
+        w = c.pow(2).mean(0).sqrt() * torch.sign((c * o).sum(0))
+        if not float(w.abs().sum()) > 0:
             return 1.0
-        return (-oc + np.sqrt(oc * oc + cc * oo * (self.gain**2 - 1))) / cc
+        w = w / w.abs().sum()
+        return self._solve_gain((c * w).sum(dim=(1, 2, 3)), (o * w).sum(dim=(1, 2, 3)))
 
     def _stream_colour_integrated(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
         """Colour with ``colour_update="integrated"`` and/or a ``sign_from`` reference.
@@ -596,16 +648,6 @@ class DeepMag(Magnifier):
         self.gain_scale = None
         self._rho = None  # sign_from="net": each element's correlation with the waveform, so far
 
-        def set_scale(final: bool) -> bool:
-            if self.last_scale is None:
-                if self.input_scale is not None:
-                    self.last_scale = float(self.input_scale)
-                elif sum(len(b) for b in scale_buf) >= self.block_frames or (final and scale_buf):
-                    rms = float(torch.cat(scale_buf)[: self.block_frames].pow(2).mean().sqrt())
-                    self.last_scale = rms if rms > 0 else 1.0
-                    scale_buf.clear()
-            return self.last_scale is not None
-
         def ascend(n: int, ref: torch.Tensor | None) -> None:
             nonlocal cum
             x1 = torch.stack(x1_q[:n])
@@ -618,14 +660,7 @@ class DeepMag(Magnifier):
             bp.push(c.cpu().numpy())
 
         def run_ascents(final: bool) -> None:
-            if not set_scale(final):
-                return
-            if bp_x is None:
-                if x1_q:
-                    ascend(len(x1_q), None)
-                return
-            for fx in bp_x.pop(final=final):
-                ascend(len(fx), self._reference(fx))
+            self._run_ascents(scale_buf, x1_q, bp_x, ascend, final)
 
         o_blocks: list[np.ndarray] = []  # band-passed log C_l blocks (gain calibration; ahead of bp's)
 
@@ -673,12 +708,135 @@ class DeepMag(Magnifier):
         yield from _reported(emit(final=True), progress)
 
     # -- motion (eq. 18–22) ---------------------------------------------------------------------
-    def _stream_motion(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
+    def _rebuild_motion(self, upd: torch.Tensor, frames_u8: np.ndarray, weight) -> np.ndarray:
+        """Eq. 21 (2π clipping) and 22 on a filtered phase update ``(n, orientations, S, S)`` (radians):
+        the luminance rebuilt from the pyramid with every band shifted, I and Q kept; uint8 frames."""
+        n = len(upd)
+        pyr = self._pyramid
+        full = to_tensor(frames_u8, self.device)  # (n, 3, H, W)
+        u = upd.to(self.device, torch.float32)
+        keep = u.abs() < 2 * np.pi
+        self._phase_sums += (float(u.square().sum()), u.numel(), float(u.numel() - keep.sum()))
+        if self.phase_clip:
+            u = u * keep  # 2π clipping (eq. 21)
+        yiq = rgb_to_yiq(full)
+        y = yiq[:, :1]
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            y = y[..., y0:y1, x0:x1]
+        p = pyr.build(y)
+        delta = u.reshape(n, 1, pyr.orientations, *u.shape[-2:])
+        offsets = pyr.spread_phase(delta, p, self.level)
+        y_change = pyr.reconstruct(p, offsets) - y
+        y_new = _paste(yiq[:, :1], y_change, self.box, weight)
+        return to_uint8(yiq_to_rgb(torch.cat([y_new, yiq[:, 1:]], dim=1)))
+
+    def _motion_x1(self, chunks, frames: FrameQueue) -> Iterator[tuple[torch.Tensor | None, object]]:
+        """Per chunk (after keeping its frames in ``frames``): ``X_1`` of the chunk's frame pairs at
+        ``S×S`` (the previous chunk's last frame paired with this chunk's first; None for a first chunk
+        of one frame) and the paste-back weight.  Sets up the pyramid, ``_recon`` and the box."""
         if self._pyramid is None:
             self._pyramid = SteerablePyramid().to(self.device)
-        pyr = self._pyramid
+        prev = None
+        weight = None
+        box_region = None
+        for chunk in chunks:
+            c = np.asarray(chunk)
+            if c.ndim == 3:
+                c = c[None]
+            if not len(c):
+                continue
+            if prev is None:
+                _check_box(self.box, *c.shape[1:3])
+                self._recon = _recon_frames(*c.shape[1:3])
+                if self.box is not None:
+                    x0, y0, x1, y1 = self.box
+                    weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
+                    box_region = (slice(y0, y1), slice(x0, x1))
+            frames.keep(c)
+            region = c if self.box is None else c[:, box_region[0], box_region[1]]
+            seq = region if prev is None else np.concatenate([prev[None], region])
+            prev = region[-1]
+            if len(seq) < 2:
+                yield None, weight
+                continue
+            with torch.no_grad():
+                x1 = phase_differences(to_tensor(seq, self.device)[None], self._pyramid, level=self.level,
+                                       size=self.size, luminance=True).x[0]  # (t-1, 4, S, S)
+            yield x1, weight
+        if prev is None:
+            raise InputError("no frames to magnify")
+
+    def _stream_motion_coherent(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
+        """Respiration with a sign reference (``sign_from``), smoothing and/or a gain target (not the
+        paper's): the same ascent and eq. 20–22 (``Δ`` integrated, band-passed, clipped, spread over the
+        levels); the ascent takes its sign from the reference, ``F(Δ)`` is smoothed over the ``S×S`` grid
+        and scaled once, on the first block, so that the shoulders' in-band phase is ``gain`` × the
+        original's (:meth:`_gain_scale_motion`).  ``phase_update`` is ``"change"`` (the literal reading
+        adds the original phase and has no gain to set)."""
+        margin = self.margin_frames(fps)
+        bp_x = StreamingBandpass(sos, margin, self.block_frames) if self.sign_from != "x" else None
+        bp = StreamingBandpass(sos, margin, self.block_frames)  # Δ(t), one sample per frame
+        bp_o = StreamingBandpass(sos, margin, self.block_frames) if self.gain is not None else None  # Σ X_1
+        x1_q: list[torch.Tensor] = []
+        scale_buf: list[torch.Tensor] = []
+        o_blocks: list[np.ndarray] = []
+        cum: torch.Tensor | None = None
+        o_cum: torch.Tensor | None = None
+        self._phase_sums = np.zeros(3)
+        self.gain_scale = None
+        self._rho = None
+        weight = None
+
+        def ascend(n: int, ref: torch.Tensor | None) -> None:
+            nonlocal cum
+            x1 = torch.stack(x1_q[:n])
+            del x1_q[:n]
+            c = torch.cumsum(self._ascend(x1, record, ref).double(), 0) + (cum if cum is not None else 0)
+            cum = c[-1]
+            bp.push(c.detach().cpu().numpy())
+
+        def emit(final: bool):
+            if bp_o is not None and self.gain_scale is None:
+                o_blocks.extend(bp_o.pop(final=final))
+            for fl in bp.pop(final=final):
+                fo = o_blocks.pop(0) if o_blocks else None
+                u = self._smooth(torch.from_numpy(np.ascontiguousarray(fl)).to(self.device, torch.float64))
+                if self.gain is not None:
+                    if self.gain_scale is None:
+                        o = torch.from_numpy(np.ascontiguousarray(fo)).to(self.device, torch.float64)
+                        self.gain_scale = float(self._gain_scale_motion(u, o))
+                    u = u * self.gain_scale
+                for s in range(0, len(u), self._recon):
+                    piece = u[s : s + self._recon]
+                    yield self._rebuild_motion(piece, frames.take(len(piece)), weight)
+
+        zero = None
+        for x1, weight in self._motion_x1(chunks, frames):
+            if zero is None:  # frame 0: φ̃(1) = φ(1): zero change
+                zero = np.zeros((1, self._pyramid.orientations, self.size, self.size))
+                bp.push(zero)
+                if bp_o is not None:
+                    bp_o.push(zero)
+            if x1 is None:
+                continue
+            x1_q.extend(list(x1))
+            if self.last_scale is None:
+                scale_buf.append(x1)
+            if bp_x is not None:
+                bp_x.push(x1.cpu().numpy())
+            if bp_o is not None and self.gain_scale is None:
+                oc = torch.cumsum(x1.double(), 0) + (o_cum if o_cum is not None else 0)
+                o_cum = oc[-1]
+                bp_o.push(oc.cpu().numpy())
+            self._run_ascents(scale_buf, x1_q, bp_x, ascend, final=False)
+            yield from _reported(emit(final=False), progress)
+        self._run_ascents(scale_buf, x1_q, bp_x, ascend, final=True)
+        yield from _reported(emit(final=True), progress)
+
+    def _stream_motion(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
+        """Respiration, eq. 18–22 as published (with the readings in ``docs/deepmag.md``)."""
         bp = StreamingBandpass(sos, self.margin_frames(fps), self.block_frames)
-        prev: np.ndarray | None = None
         cum: torch.Tensor | None = None  # Σ (X_N − X_1): the integrated change (eq. 20) at S×S
         x1_cum: torch.Tensor | None = None  # Σ X_1: the unwrapped original phase change (literal eq. 21)
         pending: list[torch.Tensor] = []
@@ -686,7 +844,6 @@ class DeepMag(Magnifier):
         self._phase_sums = np.zeros(3)
         started = False
         weight = None
-        box_region = None
 
         def integrate(dx: torch.Tensor, x1: torch.Tensor) -> np.ndarray:
             nonlocal cum, x1_cum
@@ -700,52 +857,15 @@ class DeepMag(Magnifier):
 
         def emit(filtered: list[np.ndarray]):
             for upd in filtered:
-                n = len(upd)
-                full = to_tensor(frames.take(n), self.device)  # (n, 3, H, W)
-                u = torch.from_numpy(np.ascontiguousarray(upd)).to(self.device, torch.float32)  # (n, 4, S, S) radians
-                keep = u.abs() < 2 * np.pi
-                self._phase_sums += (float(u.square().sum()), u.numel(), float(u.numel() - keep.sum()))
-                if self.phase_clip:
-                    u = u * keep  # 2π clipping (eq. 21)
-                yiq = rgb_to_yiq(full)
-                y = yiq[:, :1]
-                if self.box is not None:
-                    x0, y0, x1, y1 = self.box
-                    y = y[..., y0:y1, x0:x1]
-                p = pyr.build(y)
-                k = pyr.orientations
-                delta = u.reshape(n, 1, k, *u.shape[-2:])
-                offsets = pyr.spread_phase(delta, p, self.level)
-                y_change = pyr.reconstruct(p, offsets) - y
-                y_new = _paste(yiq[:, :1], y_change, self.box, weight)
-                out = yiq_to_rgb(torch.cat([y_new, yiq[:, 1:]], dim=1))
-                yield to_uint8(out)
+                full = frames.take(len(upd))
+                yield self._rebuild_motion(torch.from_numpy(np.ascontiguousarray(upd)), full, weight)
 
-        for chunk in chunks:
-            c = np.asarray(chunk)
-            if c.ndim == 3:
-                c = c[None]
-            if not len(c):
-                continue
-            if not started:
-                _check_box(self.box, *c.shape[1:3])
-                self._recon = _recon_frames(*c.shape[1:3])
-                if self.box is not None:
-                    x0, y0, x1, y1 = self.box
-                    weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
-                    box_region = (slice(y0, y1), slice(x0, x1))
-            frames.keep(c)
-            region = c if self.box is None else c[:, box_region[0], box_region[1]]
-            seq = region if prev is None else np.concatenate([prev[None], region])
-            prev = region[-1]
+        for x1, weight in self._motion_x1(chunks, frames):
             if not started:  # frame 0: φ̃(1) = φ(1): zero change
                 started = True
                 bp.push(np.zeros((1, self._pyramid.orientations, self.size, self.size)))
-            if len(seq) < 2:
+            if x1 is None:
                 continue
-            with torch.no_grad():
-                x1 = phase_differences(to_tensor(seq, self.device)[None], pyr, level=self.level,
-                                       size=self.size, luminance=True).x[0]  # (t-1, 4, S, S)
             x1_pending.append(x1)
             dx = self._scaled_ascent(pending, x1, record, final=False)
             if dx is None:
@@ -753,8 +873,6 @@ class DeepMag(Magnifier):
             bp.push(integrate(dx, torch.cat(x1_pending)))
             x1_pending.clear()
             yield from _reported(emit(_pieces(bp.pop(), self._recon)), progress)
-        if prev is None:
-            raise InputError("no frames to magnify")
         dx = self._scaled_ascent(pending, None, record, final=True)
         if dx is not None:
             bp.push(integrate(dx, torch.cat(x1_pending)))
@@ -891,8 +1009,10 @@ def deepmag_magnifier(
     for k, v in (("colour_update", colour_update), ("sign_from", sign_from), ("smooth_cells", smooth_cells)):
         if v is not None:
             preset[k] = v
-    if gain is None and gamma is None and preset.get("colour_update") == "integrated":
-        gain = DEFAULT_GAIN  # no step size given: a visible magnification, whatever the video's own pulse
+    if variant == "paper" and source == "resp" and (preset or gain is not None):
+        raise InputError("--sign-from, --smooth and --gain are not options of the paper's variant (drop --variant paper)")
+    if gain is None and gamma is None and (preset.get("colour_update") == "integrated" or (source == "resp" and preset)):
+        gain = DEFAULT_GAIN  # no step size given: a visible magnification, whatever the video's own signal
     if gain is not None:
         preset["gain"] = gain
     kwargs.update(preset)

@@ -154,15 +154,17 @@ MAGNIFIERS: dict[str, MethodSpec] = {
             CliOption("--phase-update", str, "eq. 21 reading: change (default) or literal", choices=("change", "literal")),
             CliOption("--phase-clip", str, "eq. 21's 2π clipping of the phase update: on (default) or off (ablation)",
                       choices=("on", "off")),
-            CliOption("--variant", str, "coherent (default: physio's pulse variant, docs/deepmag.md) or paper "
+            CliOption("--variant", str, "coherent (default: physio's pulse variant, docs/deepmag.md; respiration runs "
+                      "the paper's unless --sign-from/--smooth/--gain are given) or paper "
                       "(Algorithm 1 and eq. 14-22 as published)", choices=("coherent", "paper")),
             CliOption("--sign-from", str, "reference of the sign correction: x (the paper's X_n), band (X_1 band-passed "
                       "in time), pooled (its box mean), net (the network's waveform with each cell's polarity; the coherent variant's default)",
                       choices=("x", "band", "pooled", "net")),
-            CliOption("--smooth", float, "Gaussian sigma, in cells of the LxL grid, of the change's spatial smoothing "
-                      "(coherent variant; default 1)", kwarg="smooth_cells"),
-            CliOption("--gain", float, "target gain of the skin's in-band colour (coherent variant; default 10 unless "
-                      "--gamma is given): the change is scaled to it on the first block"),
+            CliOption("--smooth", float, "Gaussian sigma, in cells of the LxL (pulse) or SxS (respiration) grid, of the "
+                      "change's spatial smoothing (coherent pulse variant; default 1)", kwarg="smooth_cells"),
+            CliOption("--gain", float, "target gain of the skin's in-band colour, or of the torso's in-band phase for "
+                      "respiration (coherent variant; default 10 unless --gamma is given): the change is scaled to "
+                      "it on the first block"),
         ),
     ),
     **{
