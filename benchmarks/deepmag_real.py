@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,8 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="coherent", choices=("coherent", "paper"))
     p.add_argument("--sign-from", choices=("x", "band", "pooled", "net"))
     p.add_argument("--smooth", type=float)
+    p.add_argument("--iterations", type=int, default=20, help="gradient-ascent iterations N (default 20, the paper's)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     args = p.parse_args(argv)
     if args.source == "resp":
         return _resp(args, repo)
@@ -69,12 +72,16 @@ def main(argv=None) -> int:
                 else [{"gamma": float(v)} for v in args.gammas.split(",")])
     for setting in settings:
         mag = deepmag_magnifier(source="pulse", device="cpu", variant=args.variant, sign_from=args.sign_from,
-                                smooth_cells=args.smooth, **setting)
+                                smooth_cells=args.smooth, iterations=args.iterations,
+                                precision=args.precision, **setting)
+        t0 = time.perf_counter()
         out = np.concatenate(list(mag.stream(iter([frames[i : i + 64] for i in range(0, len(frames), 64)]), fps)))
+        wall = time.perf_counter() - t0
         g_out = region_trace(out, skin)
         var_out = out[:, bg].astype(np.float64).var(axis=0).mean()
         change = out[:, fixed, 1].astype(np.float64) - frames[:, fixed, 1]
         row = {"variant": args.variant, "sign_from": mag.sign_from, "smooth": mag.smooth_cells, **setting,
+               "iterations": args.iterations, "precision": args.precision, "magnify_s": round(wall, 2),
                "gamma_used": mag.gamma, "gain_scale": mag.gain_scale, "hr_peak_bpm": round(hr, 2),
                "power_ratio_at_hr": round(band_power_at(g_out, fps, hr) / p_in, 3),
                "background_variance_growth": round(var_out / var_in - 1, 4),

@@ -49,6 +49,10 @@ COMMANDS = {
     # face.mp4 shows no shoulders: the respiration runs on the whole frame (the auto torso box would fail)
     "deepmag-resp": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "--source", "resp", "--roi", "full",
                      "-q", "--overwrite"],
+    "deepmag-pulse-bf16": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "--precision", "bf16", "-q",
+                           "--overwrite"],
+    "deepmag-resp-bf16": ["magnify", "{video}", "-o", "{out}", "--method", "deepmag", "--source", "resp", "--roi", "full",
+                          "--precision", "bf16", "-q", "--overwrite"],
     "oh": ["magnify", "{video}", "-o", "{out}", "--method", "oh", "--source", "resp", "-q", "--overwrite"],
     "lwmm-m1": ["magnify", "{video}", "-o", "{out}", "--method", "lwmm-m1", "--source", "resp", "-q", "--overwrite"],
     "lwmm-m2": ["magnify", "{video}", "-o", "{out}", "--method", "lwmm-m2", "--source", "resp", "-q", "--overwrite"],

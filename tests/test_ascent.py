@@ -119,3 +119,22 @@ def test_per_sample_sign_variant_keeps_the_gradient_pattern_and_never_anticorrel
         assert float((s * xi).sum()) >= 0
     with pytest.raises(InputError, match="sign_correct"):
         gradient_ascent(net, x, 1e-4, 2, sign_correct="pixel")
+
+
+def test_bf16_precision_gives_the_same_change_to_its_rounding():
+    """``precision="bf16"`` runs the network's passes in bfloat16 (autocast): the change stays float32 and
+    follows float32's (r > 0.99 on a PulseNet-shaped network; measured 0.9996 with the shipped one)."""
+    from physio.magnify.deepmag import DeepMag
+    from physio.nets.pulse import PulseNet
+
+    torch.manual_seed(0)
+    net = PulseNet(channels=(4, 8), hidden=16)
+    x = torch.randn(16, 3, 36, 36) * 0.01
+    a = gradient_ascent(net, x, 1e-3, 5, input_scale=0.01).x - x
+    b = gradient_ascent(net, x, 1e-3, 5, input_scale=0.01, precision="bf16").x - x
+    assert b.dtype == torch.float32
+    assert float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1]) > 0.99
+    with pytest.raises(InputError):
+        gradient_ascent(net, x, 1e-3, 5, precision="fp8")
+    with pytest.raises(InputError):
+        DeepMag(net, "pulse", device="cpu", precision="half")

@@ -240,3 +240,25 @@ def test_dark_cells_are_not_magnified_and_do_not_carry_errors():
     assert outs[0.0][lit].mean() > 50  # the unguarded recursion blows up
     assert outs[0.02][lit].mean() < 10
     np.testing.assert_array_equal(outs[0.0][:, 26:, 28:], outs[0.02][:, 26:, 28:])  # bright cells unaffected
+
+
+def test_paste_in_the_frames_layout_equals_the_float_paste(rng):
+    """The colour reconstruction adds the change to the uint8 frames inside the box only: within one grey
+    level of converting whole frames to float, pasting and converting back, and the pixels outside the
+    box untouched."""
+    from physio.magnify.base import to_tensor, to_uint8
+    from physio.magnify.deepmag import _paste, _paste_u8, feather_window
+
+    frames = rng.integers(0, 256, (4, 30, 40, 3)).astype(np.uint8)
+    box = (5, 3, 33, 27)
+    weight = feather_window(24, 28, 0.1)
+    change = torch.from_numpy(rng.normal(0, 0.05, (4, 3, 24, 28)).astype(np.float32))
+    ref = to_uint8(_paste(to_tensor(frames), change, box, weight))
+    out = _paste_u8(frames, change, box, weight)
+    assert out.dtype == np.uint8 and out.shape == frames.shape
+    assert np.abs(out.astype(int) - ref).max() <= 1 and (out != ref).mean() < 1e-3
+    outside = np.ones(frames.shape[1:3], bool)
+    outside[3:27, 5:33] = False
+    assert np.array_equal(out[:, outside], frames[:, outside])
+    whole = _paste_u8(frames, torch.zeros(4, 3, 30, 40), None, None)
+    assert np.array_equal(whole, frames)

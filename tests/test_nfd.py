@@ -147,3 +147,24 @@ def test_errors():
     with pytest.raises(InputError, match="torch.Tensor"):
         nfd([[0.0]])
     assert NFD_EPS > 0
+
+
+@pytest.mark.parametrize("antialias", [True, False])
+@pytest.mark.parametrize(("hw", "size"), [((461, 524), (36, 36)), ((36, 36), (480, 640)), ((5, 7), (9, 3)),
+                                          ((1, 9), (3, 3)), ((120, 160), (36, 36)), ((36, 36), (36, 36))])
+def test_resampling_by_matrices_is_torchs_bicubic(hw, size, antialias):
+    """``downsample_frames``/``upsample_frames`` resample by two matrix products whose matrices are
+    PyTorch's own bicubic operator applied to the identity: equal to ``F.interpolate`` to float rounding,
+    for shrinking and growing, square or not, and channels-last input."""
+    from torch.nn import functional as F
+
+    from physio.represent.nfd import _resize
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, *hw) * 255
+    ref = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=antialias)
+    tol = 5e-5 * 255  # float32: PyTorch computes its taps in float32, the matrices are float64 rounded once
+    assert (_resize(x, size, antialias) - ref).abs().max() < tol
+    assert (_resize(x.contiguous(memory_format=torch.channels_last), size, antialias) - ref).abs().max() < tol
+    ref64 = F.interpolate(x.double(), size=size, mode="bicubic", align_corners=False, antialias=antialias)
+    assert (_resize(x.double(), size, antialias) - ref64).abs().max() < 1e-9

@@ -55,6 +55,10 @@ class AscentResult:
     grad_l1: list = field(default_factory=list)
 
 
+PRECISIONS = ("fp32", "bf16")
+"""Arithmetic of the ascent's network passes (:func:`gradient_ascent`'s ``precision``)."""
+
+
 def gradient_ascent(
     net: nn.Module,
     x1: torch.Tensor,
@@ -67,6 +71,7 @@ def gradient_ascent(
     input_scale: float | torch.Tensor = 1.0,
     sign_reference: torch.Tensor | None = None,
     record: bool = False,
+    precision: str = "fp32",
 ) -> AscentResult:
     """Magnify the network's source in ``x1`` by gradient ascent (Algorithm 1).
 
@@ -96,6 +101,11 @@ def gradient_ascent(
         ``|G| ⊙ sgn(R)``: each element is pushed along the reference's direction, not its own noise's.
     record : bool
         Keep the objective and gradient norms per iteration.
+    precision : {"fp32", "bf16"}
+        Arithmetic of the network's forward pass and input gradient.  ``"bf16"`` runs them under
+        ``torch.autocast`` in bfloat16 (the iterate, the normalisation and the steps stay float32): on
+        CPUs with AMX/AVX-512 BF16 3.7× faster for PulseNet (measured, docs/performance.md), the change
+        within r 0.9996 of float32's.  Not the paper's; float32 is the default.
 
     Raises
     ------
@@ -110,6 +120,8 @@ def gradient_ascent(
         raise InputError(f"sign_correct must be True, False or 'sample', got {sign_correct!r}")
     if l1 not in ("mean", "sum"):
         raise InputError(f"l1 must be 'mean' or 'sum', got {l1!r}")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     ref_sign = None
     if sign_reference is not None:
         if sign_correct is not True:
@@ -135,8 +147,9 @@ def gradient_ascent(
         with torch.enable_grad():
             for n in range(iterations):
                 xr = x.detach().requires_grad_(True)
-                y = net(xr / input_scale)
-                obj = y.abs()  # ‖y(t)‖₂ of a scalar output, per time point
+                with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    y = net(xr / input_scale)
+                obj = y.float().abs()  # ‖y(t)‖₂ of a scalar output, per time point
                 if not torch.isfinite(obj).all():
                     raise DivergenceError(f"gradient ascent: non-finite network output at iteration {n + 1}")
                 if record:
@@ -144,6 +157,7 @@ def gradient_ascent(
                 if n == iterations - 1:
                     break
                 (g,) = torch.autograd.grad(obj.sum(), xr)  # per-sample gradients (samples independent)
+                g = g.float()
                 if record:
                     result.grad_l1.append(g.abs().sum(dim=dims).detach().cpu())
                 if l1_normalize:

@@ -45,7 +45,7 @@ from scipy import signal as sps
 from physio import PULSE_BAND_HZ, RESP_BAND_HZ
 from physio.device import resolve_device
 from physio.errors import InputError
-from physio.magnify.ascent import gradient_ascent
+from physio.magnify.ascent import PRECISIONS, gradient_ascent
 from physio.magnify.base import Magnifier, to_tensor, to_uint8
 from physio.magnify.window import FrameQueue
 from physio.nets.weights import load_net
@@ -142,6 +142,19 @@ def _paste(full: torch.Tensor, change: torch.Tensor, box, weight: torch.Tensor |
     x0, y0, x1, y1 = box
     out = full.clone()
     out[..., y0:y1, x0:x1] = out[..., y0:y1, x0:x1] + change * weight
+    return out
+
+
+def _paste_u8(frames: np.ndarray, change: torch.Tensor, box, weight: torch.Tensor | None) -> np.ndarray:
+    """:func:`_paste` in the frames' own layout: ``change`` (``(n, 3, h, w)``, intensities in [0, 1]) is
+    added to ``uint8 (n, H, W, 3)`` frames inside ``box`` only and rounded there; the pixels outside the
+    box are copied, not converted to float and back (equal to ``to_uint8(_paste(to_tensor(frames), …))``
+    up to a rare one-level rounding difference at a half: ``f + 255·c`` vs ``(f/255 + c)·255``)."""
+    out = np.array(frames, copy=True)
+    region = out if box is None else out[:, box[1] : box[3], box[0] : box[2]]
+    c = change if weight is None or box is None else change * weight
+    r = torch.from_numpy(region).to(c.device, torch.float32) + c.permute(0, 2, 3, 1).float().mul(255.0)
+    region[...] = r.clamp_(0.0, 255.0).round_().to(torch.uint8).cpu().numpy()
     return out
 
 
@@ -255,6 +268,9 @@ class DeepMag(Magnifier):
         ``colour_update="integrated"``: Gaussian σ (in cells of the ``L×L`` grid) of a spatial smoothing
         of the band-passed change before reconstruction; 0 = none.  Respiration: the same on the
         band-passed phase update ``F(Δ)`` (cells of the ``S×S`` grid, each orientation on its own).
+    precision : {"fp32", "bf16"}
+        Arithmetic of the ascent's network passes (:func:`physio.magnify.ascent.gradient_ascent`);
+        ``"bf16"`` is faster on CPUs with BF16 units, not the paper's.
     gain : float, optional
         ``colour_update="integrated"``: scale the change so that the in-band RMS of the changed cells'
         mean log green is ``gain`` × the original's, measured on the first block (γ then sets only the
@@ -295,7 +311,10 @@ class DeepMag(Magnifier):
         sign_from: str = "x",
         smooth_cells: float = 0.0,
         gain: float | None = None,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if source not in ("pulse", "resp"):
             raise InputError(f"source must be 'pulse' or 'resp', got {source!r}")
         if phase_update not in ("change", "literal"):
@@ -344,6 +363,7 @@ class DeepMag(Magnifier):
         self.colour_update, self.sign_from = colour_update, sign_from
         self.smooth_cells = float(smooth_cells)
         self.gain = None if gain is None else float(gain)
+        self.precision = precision
         self.gain_scale: float | None = None  # the factor the change was scaled by to reach ``gain`` (last run)
         self._rho: torch.Tensor | None = None
         self._pyramid = None
@@ -382,7 +402,7 @@ class DeepMag(Magnifier):
                 self.net, x1[s : s + self.batch], self.gamma, self.iterations,
                 l1_normalize=self.l1_normalize, sign_correct=self.sign_correct, l1=self.l1,
                 input_scale=self.last_scale, record=record,
-                sign_reference=None if ref is None else ref[s : s + self.batch],
+                sign_reference=None if ref is None else ref[s : s + self.batch], precision=self.precision,
             )
             if record and res.objective:
                 self.objective_history.append(torch.stack(res.objective).numpy())
@@ -482,10 +502,9 @@ class DeepMag(Magnifier):
                 log_gain, orig_prev = gain[-1], orig_small[-1]
                 # intensities stay non-negative
                 rec = ((orig_small.double() + half_eps) * gain.exp() - half_eps).clamp_min(0).float()
-                full = to_tensor(frames.take(n), self.device)
                 change = upsample_frames(rec - orig_small, size_hw)
                 emitted += n
-                yield to_uint8(_paste(full, change, self.box, weight))
+                yield _paste_u8(frames.take(n), change, self.box, weight)
 
         for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
             frames.keep(c)
@@ -682,9 +701,8 @@ class DeepMag(Magnifier):
                     orig_small = torch.stack(small_q[:n]).double()
                     del small_q[:n]
                     rec = ((orig_small + half_eps) * u.exp() - half_eps).clamp_min(0)
-                    full = to_tensor(frames.take(n), self.device)
                     change = upsample_frames((rec - orig_small).float(), size_hw)
-                    yield to_uint8(_paste(full, change, self.box, weight))
+                    yield _paste_u8(frames.take(n), change, self.box, weight)
 
         for c, small, seq, size_hw, weight in self._colour_chunks(chunks):
             frames.keep(c)
@@ -967,6 +985,7 @@ def deepmag_magnifier(
     sign_from: str | None = None,
     smooth_cells: float | None = None,
     gain: float | None = None,
+    precision: str = "fp32",
 ) -> DeepMag:
     """Build DeepMag for ``physio magnify``: loads the shipped (or given) network for ``source``.
 
@@ -1002,6 +1021,7 @@ def deepmag_magnifier(
         l1="mean" if l1 == "off" else l1, l1_normalize=(l1 != "off"),
         sign_correct={"on": True, "off": False, "sample": "sample"}[sign_correction],
         phase_update=phase_update, phase_clip=phase_clip == "on", block_frames=block_frames, device=str(dev),
+        precision=precision,
     )
     if variant not in VARIANTS:
         raise InputError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")

@@ -165,6 +165,9 @@ MAGNIFIERS: dict[str, MethodSpec] = {
             CliOption("--gain", float, "target gain of the skin's in-band colour, or of the torso's in-band phase for "
                       "respiration (coherent variant; default 10 unless --gamma is given): the change is scaled to "
                       "it on the first block"),
+            CliOption("--precision", str, "arithmetic of the gradient ascent's network passes: fp32 (default) or bf16 "
+                      "(bfloat16 autocast: ~3.7x faster on CPUs with AMX/AVX-512 BF16, change within r 0.9996; "
+                      "slower where the CPU has no BF16 units)", choices=("fp32", "bf16")),
         ),
     ),
     **{
