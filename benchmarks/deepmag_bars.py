@@ -13,6 +13,8 @@ prints, as JSON and a markdown table:
    the change that is the true one (``physio.metrics.magnification.projected_gain`` against ``*_x{α}``, inside
    the skin / the dilated shoulder line, band-passed);
 2. fidelity: Pearson r between DeepMag's change and the ground-truth change (``pulse_x{α}`` − original)
+   (respiration also ``fidelity_motion``: r between the shoulders' band-passed vertical motion added by
+   DeepMag and the one the ground truth adds, the shoulder-motion reading of the bar)
    inside the skin (pulse) / the shoulder band (resp), both band-passed — per pixel and channel
    (``fidelity_r``, the strict reading) and, for pulse, of the skin-mean R, G, B change traces
    (``fidelity_trace_r``: is the magnified pulse waveform the true one, wherever in the skin it lands);
@@ -137,7 +139,7 @@ def _resp(args, sign) -> int:
 
     from physio.cohort import Cohort
     from physio.magnify.deepmag import DeepMag
-    from physio.metrics.magnification import band_rms, change_correlation, projected_gain, psnr_ssim
+    from physio.metrics.magnification import band_rms, bandpass_time, change_correlation, projected_gain, psnr_ssim
     from physio.rates.motion import vertical_position as vertical_motion
     from physio.nets.weights import load_net
     from physio.represent.compute import box_from_mask
@@ -158,10 +160,13 @@ def _resp(args, sign) -> int:
             box = box_from_mask(s.mask("torso")[:n], rep.get("margin", 0.0))
             name = f"resp_x{args.alpha:g}"
             truth = s.read_frames(0, n, video=name) if name in s.video_names else None
+            v_in = bandpass_time(vertical_motion(frames, sbox), fps, band)
+            v_gt = bandpass_time(vertical_motion(truth, sbox), fps, band) if truth is not None else None
             base = band_rms(vertical_motion(frames, sbox), fps, band)
             row = {"session": key, "task": s.task, "frames": n, "box": box, "phase_clip": args.phase_clip,
                    "sign_from": args.sign_from, "smooth": args.smooth, "gain": {},
-                   "gain_projected": {}, "update_rms": {}, "clipped": {}, "fidelity": {}, "psnr_at": {}}
+                   "gain_projected": {}, "update_rms": {}, "clipped": {}, "fidelity": {}, "fidelity_motion": {},
+                   "psnr_at": {}}
             if args.gains:  # the gain target swept at one γ
                 points = [(f"gain {a:g}", args.resp_gamma, float(a)) for a in args.gains.split(",")]
             else:
@@ -178,6 +183,9 @@ def _resp(args, sign) -> int:
                 if truth is not None:
                     row["gain_projected"][label] = round(projected_gain(out, frames, truth, args.alpha, sh, fps, band), 3)
                     row["fidelity"][label] = round(change_correlation(out, frames, truth, sh, fps, band), 3)
+                    v_out = bandpass_time(vertical_motion(out, sbox), fps, band)
+                    cut = slice(int(2 * fps), -int(2 * fps))  # the filter's edges
+                    row["fidelity_motion"][label] = round(float(np.corrcoef((v_out - v_in)[cut], (v_gt - v_in)[cut])[0, 1]), 3)
                 ps, ss = psnr_ssim(out, frames)
                 row["psnr_at"][label] = [round(ps, 2), round(ss, 4)]
                 if label in ("1x", points[len(points) // 2][0]) and "psnr" not in row:
