@@ -234,6 +234,14 @@ def _resize(frames: Tensor, size: tuple[int, int], antialias: bool) -> Tensor:
         raise InputError(f"resize: frames must be floating point, got {frames.dtype}")
     wy = resize_matrix(h, size[0], antialias, -2, frames.dtype, frames.device)
     wx = resize_matrix(w, size[1], antialias, -1, frames.dtype, frames.device)
+    if frames.ndim == 4 and not frames.is_contiguous() and frames.is_contiguous(memory_format=torch.channels_last):
+        # channels-last (e.g. a permuted view of uint8 HWC frames): contract in that layout, no NCHW copy
+        # of the input (a copy of a 64-frame 640x480 chunk is ~190 MB: measured +146 MB peak in rates)
+        n, c = frames.shape[:2]
+        x = frames.permute(0, 2, 3, 1)  # (n, h, w, c), contiguous
+        y = torch.matmul(wy, x.reshape(n, h, w * c)).reshape(n * size[0], w, c)  # rows
+        y = torch.matmul(wx, y).reshape(n, size[0], size[1], c)  # columns
+        return y.permute(0, 3, 1, 2)
     return torch.matmul(torch.matmul(wy, frames), wx.T)
 
 
