@@ -138,3 +138,12 @@ def test_bf16_precision_gives_the_same_change_to_its_rounding():
         gradient_ascent(net, x, 1e-3, 5, precision="fp8")
     with pytest.raises(InputError):
         DeepMag(net, "pulse", device="cpu", precision="half")
+
+
+def test_precision_reaches_deepmag_from_the_command_line_options():
+    """``physio magnify --method deepmag --precision bf16`` builds DeepMag with it (and reports it)."""
+    from physio.magnify.registry import get_magnifier
+
+    mag = get_magnifier("deepmag", source="pulse", roi="full", device="cpu", precision="bf16")
+    assert mag.precision == "bf16" and mag.describe()["precision"] == "bf16"
+    assert get_magnifier("deepmag", source="pulse", roi="full", device="cpu").precision == "fp32"
