@@ -256,7 +256,7 @@ def test_resp_gain_target_magnifies_the_breathing_motion_in_proportion(breathing
     assert gains[6.0] > 1.3 * gains[3.0], gains
 
 
-def test_resp_paper_variant_is_unchanged_by_the_coherent_options(breathing):
+def test_resp_coherent_options_switch_the_stream_and_are_validated(breathing):
     """Without sign_from/smooth_cells/gain the respiration runs eq. 18–22 as published; the options turn
     on the coherent stream; the literal eq. 21 reading refuses them."""
     frames, _ = breathing

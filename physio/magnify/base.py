@@ -21,7 +21,7 @@ import torch
 
 from physio.errors import InputError
 
-__all__ = ["Magnifier", "magnify_stream", "blocked_stream", "to_tensor", "to_uint8"]
+__all__ = ["Magnifier", "magnify_stream", "blocked_stream", "frame_chunks", "to_tensor", "to_uint8"]
 
 
 def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu", dtype=torch.float32) -> torch.Tensor:
@@ -31,6 +31,17 @@ def to_tensor(frames: np.ndarray, device: torch.device | str = "cpu", dtype=torc
         raise InputError(f"frames must be (T, H, W, 3), got shape {arr.shape}")
     t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
     return t.permute(0, 3, 1, 2).to(dtype).div_(255.0)  # in place: one float copy, not two
+
+
+def frame_chunks(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """The non-empty chunks of a stream as ``(t, H, W, 3)`` arrays (a single ``(H, W, 3)`` frame becomes
+    a chunk of one; empty chunks are skipped)."""
+    for chunk in chunks:
+        c = np.asarray(chunk)
+        if c.ndim == 3:
+            c = c[None]
+        if len(c):
+            yield c
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -142,12 +153,7 @@ def blocked_stream(magnifier: Magnifier, chunks: Iterable[np.ndarray], fps: floa
         stack = stack[keep_from:]
         left = consumed - keep_from
 
-    for chunk in chunks:
-        c = np.asarray(chunk)
-        if c.ndim == 3:
-            c = c[None]
-        if not len(c):
-            continue
+    for c in frame_chunks(chunks):
         stack = c if stack is None else np.concatenate([stack, c], axis=0)
         while len(stack) - left >= block + margin:
             out = run_block(block)

@@ -46,7 +46,7 @@ from physio import PULSE_BAND_HZ, RESP_BAND_HZ
 from physio.device import resolve_device
 from physio.errors import InputError
 from physio.magnify.ascent import PRECISIONS, gradient_ascent
-from physio.magnify.base import Magnifier, to_tensor, to_uint8
+from physio.magnify.base import Magnifier, frame_chunks, to_tensor, to_uint8
 from physio.magnify.window import FrameQueue
 from physio.nets.weights import load_net
 from physio.represent.nfd import (
@@ -526,36 +526,36 @@ class DeepMag(Magnifier):
             return
         yield from _reported(emit(_pieces(bp.pop(final=True), self._recon)), progress)
 
+    def _region_chunks(self, chunks) -> Iterator[tuple[np.ndarray, np.ndarray, torch.Tensor | None]]:
+        """The stream's chunks as ``(frames (t, H, W, 3), the box's region of them, feather weight)``;
+        checks the box and sets ``_recon`` on the first chunk.  :class:`InputError` when there is no frame."""
+        weight, started = None, False
+        for c in frame_chunks(chunks):
+            if not started:
+                started = True
+                _check_box(self.box, *c.shape[1:3])
+                self._recon = _recon_frames(*c.shape[1:3])
+                if self.box is not None:
+                    x0, y0, x1, y1 = self.box
+                    weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
+            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
+            yield c, region, weight
+        if not started:
+            raise InputError("no frames to magnify")
+
     def _colour_chunks(self, chunks) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor, tuple[int, int],
                                                       torch.Tensor | None]]:
         """Colour input, chunk by chunk: ``(frames, C_l (t, 3, L, L), seq, region size, feather
         weight)``, where ``seq`` is ``C_l`` with the previous chunk's last frame in front (the frames
         whose consecutive pairs make this chunk's ``X_1``; ``seq is C_l`` for the first chunk).
         :class:`InputError` when the stream has no frame."""
-        size_hw, weight, prev = None, None, None
-        for chunk in chunks:
-            c = np.asarray(chunk)
-            if c.ndim == 3:
-                c = c[None]
-            if not len(c):
-                continue
-            if size_hw is None:
-                _check_box(self.box, *c.shape[1:3])
-                self._recon = _recon_frames(*c.shape[1:3])
-                if self.box is None:
-                    size_hw = c.shape[1:3]
-                else:
-                    x0, y0, x1, y1 = self.box
-                    size_hw = (y1 - y0, x1 - x0)
-                    weight = feather_window(*size_hw, self.feather, self.device)
-            region = c if self.box is None else c[:, self.box[1] : self.box[3], self.box[0] : self.box[2]]
+        prev = None
+        for c, region, weight in self._region_chunks(chunks):
             with torch.no_grad():
                 small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
             seq = small if prev is None else torch.cat([prev[None], small])
             prev = small[-1]
-            yield c, small, seq, size_hw, weight
-        if prev is None:
-            raise InputError("no frames to magnify")
+            yield c, small, seq, region.shape[1:3], weight
 
     # -- colour, the integrated update (not the paper's; see colour_update / sign_from) ---------------
     def _reference(self, fx1: np.ndarray) -> torch.Tensor:
@@ -756,23 +756,8 @@ class DeepMag(Magnifier):
         if self._pyramid is None:
             self._pyramid = SteerablePyramid().to(self.device)
         prev = None
-        weight = None
-        box_region = None
-        for chunk in chunks:
-            c = np.asarray(chunk)
-            if c.ndim == 3:
-                c = c[None]
-            if not len(c):
-                continue
-            if prev is None:
-                _check_box(self.box, *c.shape[1:3])
-                self._recon = _recon_frames(*c.shape[1:3])
-                if self.box is not None:
-                    x0, y0, x1, y1 = self.box
-                    weight = feather_window(y1 - y0, x1 - x0, self.feather, self.device)
-                    box_region = (slice(y0, y1), slice(x0, x1))
+        for c, region, weight in self._region_chunks(chunks):
             frames.keep(c)
-            region = c if self.box is None else c[:, box_region[0], box_region[1]]
             seq = region if prev is None else np.concatenate([prev[None], region])
             prev = region[-1]
             if len(seq) < 2:
@@ -782,8 +767,6 @@ class DeepMag(Magnifier):
                 x1 = phase_differences(to_tensor(seq, self.device)[None], self._pyramid, level=self.level,
                                        size=self.size, luminance=True).x[0]  # (t-1, 4, S, S)
             yield x1, weight
-        if prev is None:
-            raise InputError("no frames to magnify")
 
     def _stream_motion_coherent(self, chunks, fps, sos, progress, record, frames: FrameQueue) -> Iterator[np.ndarray]:
         """Respiration with a sign reference (``sign_from``), smoothing and/or a gain target (not the
