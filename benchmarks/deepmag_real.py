@@ -103,7 +103,7 @@ def _resp(args, repo: Path) -> int:
     band = (0.16, 0.5)
     base: dict = {}  # the input's in-band motion per box (the detected box is the same for every γ)
     for g in (float(v) for v in (args.gammas or "1.8e-3,3.6e-3,7.2e-3").split(",")):
-        mag = deepmag_magnifier(source="resp", gamma=g, device="cpu")
+        mag = deepmag_magnifier(source="resp", gamma=g, device="cpu", sign_from=args.sign_from, smooth_cells=args.smooth)
         out = np.concatenate(list(mag.stream(iter([frames[i : i + 64] for i in range(0, len(frames), 64)]), fps)))
         x0, y0, x1, y1 = mag.box
         strip = (x0, int(y1 - 0.4 * (y1 - y0)), x1, y1)
