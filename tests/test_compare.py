@@ -309,3 +309,22 @@ def test_cohort_clips_give_deepmag_the_networks_crop(cohort):
             else:
                 want = box_from_mask(s.mask("face")[: clip.n_frames], rep["margin"])
             assert tuple(clip.boxes["face"]) == tuple(want)
+
+
+def test_cli_calibrates_on_the_task_it_is_told(cohort, tmp_path, capsys):
+    """``--calibrate-task D`` matches the gains on the head-motion clips (the D bars of the DeepMag
+    issue); a task with no clip is an error, not a silent stand-in."""
+    from physio.cli import main
+
+    rc = main(["compare", "--cohort", str(cohort), "--split", "all", "--tasks", "A,D", "--source", "pulse",
+               "--methods", "evm", "--gain", "3", "--calibrate-task", "D", "--calibration-seconds", "4",
+               "--json", "-q"])
+    assert rc == 0
+    obj = json.loads(capsys.readouterr().out)
+    cal = obj["calibration"]
+    assert cal["task"] == "D" and all("_D" in c or c.endswith("D") for c in cal["clips"]), cal["clips"]
+    d = next(r for r in obj["results"] if r["task"] == "D" and r["method"] == "evm")
+    assert abs(d["gain"] / 3.0 - 1) < 0.35, d["gain"]  # matched on D, where EVM's gain is measured
+    rc = main(["compare", "--cohort", str(cohort), "--split", "all", "--tasks", "A", "--source", "pulse",
+               "--methods", "evm", "--calibrate-task", "C", "-q"])
+    assert rc != 0 and "task 'C'" in capsys.readouterr().err

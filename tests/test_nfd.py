@@ -168,3 +168,25 @@ def test_resampling_by_matrices_is_torchs_bicubic(hw, size, antialias):
     assert (_resize(x.contiguous(memory_format=torch.channels_last), size, antialias) - ref).abs().max() < tol
     ref64 = F.interpolate(x.double(), size=size, mode="bicubic", align_corners=False, antialias=antialias)
     assert (_resize(x.double(), size, antialias) - ref64).abs().max() < 1e-9
+
+
+def test_downsample_uint8_in_bounded_pieces_equals_the_whole():
+    """``downsample_uint8`` converts a few frames to float at a time (the 1080p memory bound) and gives
+    the same frames as resampling the whole float chunk at once; a crop view (not contiguous) is taken
+    as it is; bad shapes are refused."""
+    import numpy as np
+
+    from physio.magnify.base import to_tensor
+    from physio.represent.nfd import downsample_uint8
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (7, 90, 120, 3), dtype=np.uint8)
+    view = frames[:, 10:80, 5:115]
+    ref = downsample_frames(to_tensor(view), 36)
+    one_by_one = downsample_uint8(view, 36, max_bytes=1)  # one frame per piece
+    whole = downsample_uint8(view, 36, max_bytes=1 << 30)
+    assert one_by_one.shape == (7, 3, 36, 36) and one_by_one.dtype == torch.float32
+    assert (one_by_one - ref).abs().max() < 1e-5 and torch.equal(one_by_one, whole)
+    for bad in (frames[0], frames[:0], frames[..., :2]):
+        with pytest.raises(InputError):
+            downsample_uint8(bad)

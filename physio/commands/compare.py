@@ -66,6 +66,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--factors", type=_factors, default={}, help="fixed factors, e.g. evm=20,deepmag=1e-4 (not calibrated)")
     p.add_argument("--gain", type=_gain, default="auto", help="target in-band gain for calibration (default auto)")
     p.add_argument("--calibration-seconds", type=float, default=10.0, help="seconds of each task-A clip used to calibrate")
+    p.add_argument("--calibrate-task", default="A", metavar="TASK",
+                   help="the task whose clips set the matched gain (default A, as the paper; e.g. D to match "
+                        "the gains under head motion)")
     p.add_argument("--alpha", type=float, help="ground-truth rendering to use ({source}_x{alpha}); default: the cohort's")
     p.add_argument("--gamma-sweep", type=_floats, default=[], metavar="M1,M2",
                    help="also run DeepMag at these multiples of its γ on task C (paper Table 2), e.g. 0.5,1,2,4")
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     with output_folder(out) if out else nullcontext():
         result = compare(clips, args.source, split(args.methods), device=None if args.device == "auto" else args.device,
                          factors=args.factors, gain=args.gain, calibration_s=args.calibration_seconds,
+                         calibrate_task=args.calibrate_task,
                          gamma_sweep=args.gamma_sweep, ablations=args.ablations,
                          figures_dir=(out / "figures") if out else None, progress=not args.quiet,
                          engine=args.engine, workers=args.workers, address=args.address)

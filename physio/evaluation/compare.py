@@ -14,7 +14,8 @@ Protocol (also in ``docs/compare.md``):
    clips so that its gain (see :mod:`physio.evaluation.scoring`) equals a target, and kept for the other
    tasks (the paper tuned its baselines to look equal on task A).  Target: ``gain="auto"`` is the
    ground-truth rendering's gain when the clips have one, else DeepMag's gain at its default γ; or a
-   number.  Factors given explicitly are not calibrated.  Without task-A clips the first clip is used.
+   number.  Factors given explicitly are not calibrated.  Without task-A clips the first clip is used;
+   ``calibrate_task`` (``--calibrate-task``) names another task (e.g. D, to match gains under head motion).
 3. *Scores* per clip and method (:class:`physio.evaluation.scoring.ClipScorer`), aggregated per task and
    over all tasks (``task = "all"``); ``original`` rows score the unmagnified video (its rates).
 """
@@ -484,7 +485,11 @@ def compare(clips: Sequence[Clip], source: str, methods: Sequence[str] | None = 
     say = (lambda msg: tqdm.write(msg, file=sys.stderr)) if progress else (lambda msg: None)
 
     # 1. matched gain on task A
-    cal_clips = [c for c in clips if c.task == calibrate_task] or list(clips[:1])
+    cal_clips = [c for c in clips if c.task == calibrate_task]
+    if not cal_clips and calibrate_task != "A":  # asked for by name: no silent stand-in
+        raise InputError(f"no clip of task {calibrate_task!r} to calibrate on; tasks here: "
+                         f"{', '.join(sorted({str(c.task) for c in clips}))}")
+    cal_clips = cal_clips or list(clips[:1])
     cal_clips = [_truncated(c, calibration_s) for c in cal_clips]
     calibration: dict = {"task": cal_clips[0].task, "clips": [c.name for c in cal_clips], "seconds": calibration_s,
                          "seconds_used": [round(c.n_frames / c.fps, 2) for c in cal_clips], "factors": {}}

@@ -52,6 +52,7 @@ from physio.nets.weights import load_net
 from physio.represent.nfd import (
     NFD_EPS,
     downsample_frames,
+    downsample_uint8,
     nfd,
     upsample_frames,
 )
@@ -94,8 +95,9 @@ RECON_FRAMES = 8
 its margin: up to ~1000 frames for respiration), and full-resolution float frames, their upsampled
 change and pyramids are what take the memory."""
 
-RECON_BYTES = 64 << 20
-"""…and fewer when their float frames exceed this (8 at 640 × 480, 2 at 1080p)."""
+RECON_BYTES = 32 << 20
+"""…and fewer when their float frames exceed this (8 at 640 × 480, 1 at 1080p: at 2, the rebuild's
+float copies put ``magnify --method deepmag`` at 1,246 MB peak on a 1080p clip, at 1 at 1,060 MB)."""
 
 
 def _recon_frames(h: int, w: int) -> int:
@@ -153,7 +155,7 @@ def _paste_u8(frames: np.ndarray, change: torch.Tensor, box, weight: torch.Tenso
     out = np.array(frames, copy=True)
     region = out if box is None else out[:, box[1] : box[3], box[0] : box[2]]
     c = change if weight is None or box is None else change * weight
-    r = torch.from_numpy(region).to(c.device, torch.float32) + c.permute(0, 2, 3, 1).float().mul(255.0)
+    r = torch.from_numpy(region).to(c.device, torch.float32).add_(c.permute(0, 2, 3, 1), alpha=255.0)
     region[...] = r.clamp_(0.0, 255.0).round_().to(torch.uint8).cpu().numpy()
     return out
 
@@ -552,7 +554,7 @@ class DeepMag(Magnifier):
         prev = None
         for c, region, weight in self._region_chunks(chunks):
             with torch.no_grad():
-                small = downsample_frames(to_tensor(region, self.device), self.size)  # (t, 3, L, L)
+                small = downsample_uint8(region, self.size, self.device)  # (t, 3, L, L), bounded float
             seq = small if prev is None else torch.cat([prev[None], small])
             prev = small[-1]
             yield c, small, seq, region.shape[1:3], weight

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from physio.errors import InputError
-from physio.represent.nfd import downsample_frames, nfd
+from physio.represent.nfd import downsample_uint8, nfd
 from physio.represent.pyramid import SteerablePyramid, phase_differences
 
 __all__ = ["RepresentationSpec", "RepresentationStream", "iter_representation", "box_from_mask", "crop"]
@@ -171,9 +171,8 @@ class RepresentationStream:
         c = crop(np.asarray(chunk), self.box)
         if not len(c):
             return None
-        x = torch.from_numpy(np.ascontiguousarray(c)).to(self.device).permute(0, 3, 1, 2).float()
         with torch.no_grad():
-            small = downsample_frames(x, self.spec.size) / 255.0
+            small = downsample_uint8(c, self.spec.size, self.device)  # a few frames of float at a time
             if self._small is not None:
                 small = torch.cat([self._small, small])
             self._small = small[-1:]

@@ -27,6 +27,7 @@ __all__ = [
     "NFD_EPS",
     "NFD",
     "nfd",
+    "downsample_uint8",
     "nfd_inverse",
     "nfd_standardize",
     "appearance_standardize",
@@ -269,6 +270,34 @@ def downsample_frames(frames: Tensor, size: int | tuple[int, int] = 36, clamp: b
     _check_frames(frames, "downsample_frames: frames", 3, 8)
     out = _resize(frames, _size2(size), antialias=True)
     return out.clamp_min(0) if clamp else out
+
+
+FLOAT_BYTES = 32 << 20
+"""Bytes of float32 frames made at once by :func:`downsample_uint8` (a 1080p face box is ~20 MB a frame
+in float32: converting a whole 10-frame chunk at once was the peak of ``physio rates`` on 1080p video)."""
+
+
+def downsample_uint8(frames, size: int | tuple[int, int] = 36, device: str | torch.device = "cpu",
+                     max_bytes: int = FLOAT_BYTES) -> Tensor:
+    """:func:`downsample_frames` of ``uint8 (t, H, W, 3)`` frames (a numpy array or a view of one),
+    returned as float32 ``(t, 3, h, w)`` intensities in [0, 1].
+
+    The frames are converted to float a few at a time (at most ``max_bytes``) in their channels-last
+    layout and resampled there; the 1/255 scaling follows the (linear) resampling, on the small frames.
+    Equal to ``downsample_frames(to_tensor(frames))`` up to float32 rounding (tested)."""
+    import numpy as np  # noqa: PLC0415
+
+    arr = np.asarray(frames)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or not len(arr):
+        raise InputError(f"downsample_uint8: frames must be (t, H, W, 3) with t >= 1, got shape {arr.shape}")
+    step = max(1, int(max_bytes) // max(1, 4 * arr[0].size))
+    parts = []
+    with torch.no_grad():
+        for i in range(0, len(arr), step):
+            x = torch.from_numpy(np.ascontiguousarray(arr[i : i + step])).to(device)
+            parts.append(downsample_frames(x.permute(0, 3, 1, 2).float(), size))
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return out.div_(255.0)
 
 
 def upsample_frames(frames: Tensor, size: int | tuple[int, int]) -> Tensor:
