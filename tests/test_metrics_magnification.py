@@ -85,6 +85,27 @@ def test_vertical_position_subpixel():
     np.testing.assert_allclose(y, [0, 0.5, 1.0, 1.5], atol=0.1)
 
 
+def test_frame_ssim_equals_scikit_image():
+    """physio's SSIM (OpenCV box filter, in-place float64 arithmetic) is scikit-image's
+    ``structural_similarity`` with its defaults, to rounding: uint8 frames, float frames on another
+    data range, odd and minimal sizes."""
+    from skimage.metrics import structural_similarity
+
+    from physio.metrics.magnification import frame_ssim
+
+    rng = np.random.default_rng(11)
+    ref = rng.integers(0, 256, (4, 37, 50, 3)).astype(np.uint8)
+    out = np.clip(ref.astype(int) + rng.integers(-30, 31, ref.shape), 0, 255).astype(np.uint8)
+    want = [structural_similarity(r, o, channel_axis=-1, data_range=255) for o, r in zip(out, ref)]
+    np.testing.assert_allclose(frame_ssim(out, ref), want, rtol=0, atol=1e-12)
+    a = rng.uniform(0, 1, (2, 7, 9, 3))
+    b = a + rng.normal(0, 0.2, a.shape)
+    want = [structural_similarity(y, x, channel_axis=-1, data_range=1.0) for x, y in zip(a, b)]
+    np.testing.assert_allclose(frame_ssim(a, b, data_range=1.0), want, rtol=0, atol=1e-12)
+    with pytest.raises(InputError):
+        frame_ssim(a[:, :6], b[:, :6], data_range=1.0)  # smaller than the 7 × 7 window
+
+
 def test_frame_ssim_is_the_one_ssim_of_comparisons_and_the_circle_benchmark():
     from physio.evaluation.circles import score_video
     from physio.metrics.magnification import frame_psnr_ssim, frame_ssim

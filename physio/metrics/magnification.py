@@ -202,25 +202,78 @@ def mean_psnr(values) -> float:
     return float(finite.mean()) if finite.size else float("inf")
 
 
-def frame_ssim(out: np.ndarray, ref: np.ndarray, data_range: float = 255.0) -> np.ndarray:
-    """Per-frame SSIM of ``out`` against ``ref`` (``(T, H, W, C)``; scikit-image's
-    ``structural_similarity`` with its defaults — uniform 7 × 7 window, sample covariance — averaged
-    over the channels).  The one SSIM of physio (comparisons, circle benchmark).  A batched
-    reimplementation (box filters over all frames) matched it to 1e-14 but was no faster on this CPU:
-    the time is in the float64 arithmetic, not in the filtering."""
-    from skimage.metrics import structural_similarity  # noqa: PLC0415
+_SSIM_WIN = 7  # scikit-image's default: a uniform 7 × 7 window
+_SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
+
+def _ssim_2d(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> float:
+    """Mean SSIM of two float64 2-D images: scikit-image's ``structural_similarity`` (uniform window,
+    sample covariance), its border of (win − 1)/2 left out, the arithmetic done in place."""
+    import cv2  # noqa: PLC0415
+
+    def box(z):
+        return cv2.boxFilter(z, -1, (_SSIM_WIN, _SSIM_WIN), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    n = _SSIM_WIN * _SSIM_WIN
+    cov_norm = n / (n - 1.0)
+    ux, uy = box(x), box(y)
+    uxx, uyy, uxy = box(x * x), box(y * y), box(x * y)
+    uxy -= ux * uy  # 2 vxy + C2
+    uxy *= 2.0 * cov_norm
+    uxy += c2
+    uxx -= ux * ux  # vx + vy + C2
+    uyy -= uy * uy
+    uxx += uyy
+    uxx *= cov_norm
+    uxx += c2
+    uy2 = uy * uy
+    uy *= ux  # 2 ux uy + C1
+    uy *= 2.0
+    uy += c1
+    ux *= ux  # ux² + uy² + C1
+    ux += uy2
+    ux += c1
+    uy *= uxy
+    ux *= uxx
+    uy /= ux
+    p = (_SSIM_WIN - 1) // 2
+    return float(uy[p:-p, p:-p].mean(dtype=np.float64))
+
+
+def frame_ssim(out: np.ndarray, ref: np.ndarray, data_range: float = 255.0) -> np.ndarray:
+    """Per-frame SSIM of ``out`` against ``ref`` (``(T, H, W, C)``), averaged over the channels.  The
+    one SSIM of physio (comparisons, circle benchmark).
+
+    It is scikit-image's ``structural_similarity`` with its defaults (uniform 7 × 7 window, sample
+    covariance, K1 0.01, K2 0.03, the (7 − 1)/2-pixel border left out of the mean), computed in float64
+    with OpenCV's box filter and in-place arithmetic: equal to scikit-image's to 1e-13 (tested) and
+    2–3× faster (scikit-image's ``uniform_filter`` and its temporaries were 8 of the 25 s of a
+    300-frame ``physio compare`` on a video).  Inputs of any dtype are compared in float64 (scikit-image
+    would work in float32 for float32 inputs)."""
     a, b = np.asarray(out), np.asarray(ref)
     if a.shape != b.shape:
         raise InputError(f"frame_ssim: shapes differ: {a.shape} vs {b.shape}")
-    return np.array([float(structural_similarity(y, x, channel_axis=-1, data_range=data_range)) for x, y in zip(a, b)])
+    if a.ndim != 4 or min(a.shape[1:3]) < _SSIM_WIN:
+        raise InputError(f"frame_ssim: expected (T, H, W, C) frames at least {_SSIM_WIN}×{_SSIM_WIN}, got {a.shape}")
+    c1, c2 = (_SSIM_K1 * data_range) ** 2, (_SSIM_K2 * data_range) ** 2
+    res = np.empty(len(a))
+    for t in range(len(a)):
+        x, y = a[t].astype(np.float64), b[t].astype(np.float64)
+        res[t] = np.mean([_ssim_2d(np.ascontiguousarray(y[..., k]), np.ascontiguousarray(x[..., k]), c1, c2)
+                          for k in range(a.shape[-1])])
+    return res
 
 
 def frame_psnr_ssim(out: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame PSNR (dB, peak 255; ``inf`` for identical frames) and SSIM (RGB; :func:`frame_ssim`)
     of ``out`` against ``ref``."""
     a, b = np.asarray(out), np.asarray(ref)
-    mse = np.array([float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)) for x, y in zip(a, b)])
+    if a.dtype == np.uint8 and b.dtype == np.uint8 and a.size:  # OpenCV's sum of squares: exact for 8-bit
+        import cv2  # noqa: PLC0415
+
+        mse = np.array([cv2.norm(x, y, cv2.NORM_L2SQR) / x.size for x, y in zip(a, b)])
+    else:
+        mse = np.array([float(np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)) for x, y in zip(a, b)])
     ps = np.array([psnr_from_mse(v) for v in mse])
     ss = np.ones(len(a))
     diff = mse > 0
