@@ -249,8 +249,8 @@ def frame_ssim(out: np.ndarray, ref: np.ndarray, data_range: float = 255.0) -> n
     covariance, K1 0.01, K2 0.03, the (7 − 1)/2-pixel border left out of the mean), computed in float64
     with OpenCV's box filter and in-place arithmetic over the whole frame: equal to scikit-image's to
     1e-12 (tested; 1.4e-14 on real frames) and 2.2× faster (scikit-image's ``uniform_filter`` and its
-    temporaries were 8 of the 24 s of a 300-frame ``physio compare`` on a video).  Inputs of any dtype are compared in float64 (scikit-image
-    would work in float32 for float32 inputs)."""
+    temporaries were 8 of the 24 s of a 300-frame ``physio compare`` on a video).  Inputs of any dtype
+    are compared in float64 (scikit-image would work in float32 for float32 inputs)."""
     a, b = np.asarray(out), np.asarray(ref)
     if a.shape != b.shape:
         raise InputError(f"frame_ssim: shapes differ: {a.shape} vs {b.shape}")
